@@ -1,0 +1,1 @@
+"""The client programs: upsc, upscmd, upsrw, upslog and the CGI programs."""

@@ -1,0 +1,1 @@
+"""libupsclient: a client library for the NUT network protocol (sync and asyncio)."""

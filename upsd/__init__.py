@@ -1,0 +1,1 @@
+"""upsd: the NUT network server."""

@@ -1,0 +1,1 @@
+"""upsmon and upssched."""
