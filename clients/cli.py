@@ -1,0 +1,150 @@
+"""What upsc, upscmd, upsrw and upslog share: glibc-style option parsing, fatal exits, credential prompts.
+
+Each program keeps a docopt usage string (its interface, checked against this parser by the unit tests) but
+parses its few flags here: NUT's programs use POSIX getopt with a leading '+', print glibc's own messages for
+bad options and then show their help with exit status 0, which docopt cannot reproduce; importing docopt
+would also cost upsc about a third of its start-up time (see the report in tests/unit/test_clients_cli.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from pnut.conf import NUT_VERSION
+
+VERSION = NUT_VERSION
+
+
+class Exit(Exception):
+    """fatalx(): leave with `status`, after printing `message` (if any) on stderr."""
+
+    def __init__(self, message: str | None = None, status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def getopt(argv: Sequence[str], optstring: str, prog: str) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """POSIX getopt with a leading '+': options stop at the first operand or at `--`.
+
+    An unknown option or a missing argument is reported on stderr in glibc's words and returned as
+    ('?', None), which every NUT client treats like -h.
+    """
+    opts: list[tuple[str, str | None]] = []
+    i = 0
+    args = list(argv)
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            i += 1
+            break
+        if not a.startswith("-") or a == "-":
+            break
+        j = 1
+        while j < len(a):
+            ch = a[j]
+            pos = optstring.find(ch)
+            if pos < 0 or ch == ":":
+                sys.stderr.write(f"{prog}: invalid option -- '{ch}'\n")
+                opts.append(("?", None))
+                j += 1
+                continue
+            if optstring[pos + 1:pos + 2] == ":":
+                if j + 1 < len(a):
+                    opts.append((ch, a[j + 1:]))
+                elif i + 1 < len(args):
+                    i += 1
+                    opts.append((ch, args[i]))
+                else:
+                    sys.stderr.write(f"{prog}: option requires an argument -- '{ch}'\n")
+                    opts.append(("?", None))
+                break
+            opts.append((ch, None))
+            j += 1
+        i += 1
+    return opts, args[i:]
+
+
+def nut_list(ups: Any, *query: str) -> Iterator[list[str]]:
+    """LIST as NUT's clients loop over it: an error on the first line raises; one later just ends the list
+    (upscli_list_next() returning -1 ends their while loop quietly)."""
+    from pnut.libupsclient import core, errors
+    ups.sendline(core.request("LIST", *query))
+    core.parse_list_start(query, ups.readline())
+    while True:
+        try:
+            words = core.parse_list_item(query, ups.readline())
+        except errors.UpsClientError:
+            return
+        if words is None:
+            return
+        yield words
+
+
+def progname(argv0: str | None = None) -> str:
+    """xbasename(argv[0])."""
+    return os.path.basename(argv0 if argv0 is not None else sys.argv[0]) or "?"
+
+
+def run_main(body: Callable[[], int]) -> int:
+    """Turn Exit and ^C into NUT's message and status; flush stdout the way exit() does."""
+    try:
+        status = body()
+    except Exit as done:
+        _flush()
+        if done.message:
+            sys.stderr.write(done.message + "\n")
+        status = done.status
+    except KeyboardInterrupt:
+        _flush()
+        status = 130
+    except BrokenPipeError:
+        status = 1
+    _flush()
+    return status
+
+
+def _flush() -> None:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def login_name() -> str | None:
+    """getpwuid(getuid())->pw_name, or None."""
+    try:
+        import pwd
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (KeyError, ImportError):
+        return None
+
+
+def ask_username(fatal_on_eof: bool) -> str:
+    """NUT's prompt `Username (<login>): `; an empty answer takes the login name."""
+    name = login_name()
+    sys.stdout.write(f"Username ({name}): " if name else "Username: ")
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    if not line and fatal_on_eof:
+        raise Exit("Error reading from stdin!")
+    if len(line) > 1:
+        return line[:-1] if line.endswith("\n") else line[:-1]
+    if name is None:
+        raise Exit("No username available - even tried getpwuid")
+    return name
+
+
+def ask_password(prompt: str = "Password: ") -> str:
+    """getpass(): read from the terminal without echo, else from stdin; prompt on the terminal or stderr."""
+    import getpass
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return getpass.getpass(prompt)
+        except EOFError:
+            return ""
