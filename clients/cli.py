@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+
+TYPE_CHECKING = False     # importing typing would cost upsc ~3 ms of start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 from pnut.conf import NUT_VERSION
 

@@ -10,13 +10,16 @@ import errno as _errno
 import os
 import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from pnut.libupsclient import core, errors
-from pnut.libupsclient.core import DEFAULT_HOST, DEFAULT_PORT, NETWORK_TIMEOUT, READ, Conversation, T
+from pnut.libupsclient.core import DEFAULT_HOST, DEFAULT_PORT, NETWORK_TIMEOUT, READ
 
+TYPE_CHECKING = False     # importing typing would cost upsc ~3 ms of start-up
 if TYPE_CHECKING:
     import ssl as _ssl
+    from typing import Any
+
+    from pnut.libupsclient.core import Conversation, T
 
 
 def _log(level: str, msg: str, *args: object) -> None:
