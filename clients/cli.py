@@ -151,3 +151,60 @@ def ask_password(prompt: str = "Password: ") -> str:
             return getpass.getpass(prompt)
         except EOFError:
             return ""
+
+
+def str_to_uint(text: str) -> int:
+    """common.c str_to_uint(): plain decimal digits only; raises OSError(EINVAL/ERANGE) otherwise."""
+    import errno
+    if not text or not text.isascii() or not text.isdigit():
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+    value = int(text)
+    if value > 0xFFFFFFFF:
+        raise OSError(errno.ERANGE, os.strerror(errno.ERANGE))
+    return value
+
+
+def fatal_with_errno(message: str, exc: OSError) -> Exit:
+    """fatal_with_errno(): the message, ': ', strerror(errno)."""
+    return Exit(f"{message}: {os.strerror(exc.errno or 0)}")
+
+
+def track(ups: Any, reply: str, timeout: int) -> str:
+    """upscmd/upsrw -w: given `OK TRACKING <id>`, poll `GET TRACKING <id>` once a second until the answer is
+    no longer PENDING (or `timeout` seconds pass); returns the final line (SUCCESS, ERR FAILED, ...)."""
+    import time
+    from pnut.libupsclient import core, errors
+    tracking_id = reply[len("OK TRACKING "):]
+    start = int(time.time())
+    while True:
+        if int(time.time()) - start >= timeout:
+            raise Exit("Can't receive status tracking information: timeout")
+        try:
+            ups.sendline(core.raw_request(f"GET TRACKING {tracking_id}"))
+        except errors.UpsClientError as exc:
+            raise Exit(f"Can't send status tracking request: {exc}") from None
+        try:
+            line = ups.readline(timeout=timeout)
+        except errors.UpsClientError as exc:
+            raise Exit(f"Can't receive status tracking information: {exc}") from None
+        if not line.startswith("PENDING"):
+            return str(line)
+        time.sleep(1)
+
+
+def is_tracking_reply(line: str) -> bool:
+    """`OK TRACKING ` followed by a 36-character id: the only reply -w goes on to poll for."""
+    return len(line) == len("OK TRACKING ") + 36
+
+
+def exchange(ups: Any, text: str, send_error: str, read_error: str) -> str:
+    """Send one printf-built line and read the reply unchecked, with the tool's two failure messages."""
+    from pnut.libupsclient import core, errors
+    try:
+        ups.sendline(core.raw_request(text))
+    except errors.UpsClientError as exc:
+        raise Exit(f"{send_error}: {exc}") from None
+    try:
+        return str(ups.readline())
+    except errors.UpsClientError as exc:
+        raise Exit(f"{read_error}: {exc}") from None
