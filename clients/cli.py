@@ -142,15 +142,41 @@ def ask_username(fatal_on_eof: bool) -> str:
 
 
 def ask_password(prompt: str = "Password: ") -> str:
-    """getpass(): read from the terminal without echo, else from stdin; prompt on the terminal or stderr."""
-    import getpass
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    """glibc getpass(): prompt and read on /dev/tty with echo off; without a terminal, prompt on stderr and
+    read stdin (no warning, no extra newline: Python's getpass would add both)."""
+    try:
+        tty = open("/dev/tty", "r+b", buffering=0)
+    except OSError:
+        tty = None
+    if tty is None:
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    with tty:
+        import termios
+        fd = tty.fileno()
         try:
-            return getpass.getpass(prompt)
-        except EOFError:
-            return ""
+            old = termios.tcgetattr(fd)
+        except termios.error:
+            old = None
+        if old is not None:
+            new = list(old)
+            new[3] &= ~(termios.ECHO | termios.ISIG)
+            termios.tcsetattr(fd, termios.TCSAFLUSH, new)
+        try:
+            tty.write(prompt.encode())
+            data = bytearray()
+            while True:
+                ch = tty.read(1)
+                if not ch or ch == b"\n":
+                    break
+                data += ch
+        finally:
+            if old is not None:
+                tty.write(b"\n")
+                termios.tcsetattr(fd, termios.TCSAFLUSH, old)
+        return data.decode("utf-8", "replace")
 
 
 def str_to_uint(text: str) -> int:
