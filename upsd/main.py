@@ -1,0 +1,437 @@
+"""upsd (server/upsd.c main): command line, configuration loading and reloading, daemon life cycle.
+
+Network UPS Tools upsd 2.8.0 - network server for UPS data.
+
+Usage:
+  upsd [-c <command>] [-P <pid>] [-D]... [-F]... [-B] [-h] [-r <dir>] [-q]... [-u <user>] [-V] [-4 | -6]
+
+Options:
+  -c <command>  send <command> via signal to background process
+                commands:
+                 - reload: reread configuration files
+                 - stop: stop process and exit
+  -P <pid>      send the signal above to specified PID (bypassing PID file)
+  -D            raise debugging level (and stay foreground by default)
+  -F            stay foregrounded even if no debugging is enabled
+  -FF           stay foregrounded and still save the PID file
+  -B            stay backgrounded even if debugging is bumped
+  -h            display this help
+  -r <dir>      chroots to <dir>
+  -q            raise log level threshold
+  -u <user>     switch to <user> (if started as root)
+  -V            display the version of this software
+  -4            IPv4 only
+  -6            IPv6 only
+
+The options are parsed with NUT's getopt rules rather than docopt, because upsd answers anything it does
+not understand with this help and exit status 0, which docopt cannot express.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getopt
+import logging
+import os
+import resource
+import signal
+import socket
+import sys
+
+from pnut.conf import NUT_VERSION, paths
+from pnut.conf.common import (Fatal, background, become_user, get_user_pwent, sendsignalfn, sendsignalpid,
+                              set_debug_level, setup_logging, writepid)
+from pnut.conf.upsconf import ConfError, read_upsconf
+from pnut.conf.upsdconf import UpsdConf, env_boolean, load_upsd_conf, load_upsd_users
+from pnut.upsd import sstate
+from pnut.upsd.server import GaiError, Listener, Server, Settings
+from pnut.upsd.sstate import Ups
+from pnut.upsd.users import Users
+
+log = logging.getLogger("pnut.upsd")
+
+HELP = """Network server for UPS data.
+
+usage: {prog} [OPTIONS]
+
+  -c <command>\tsend <command> via signal to background process
+\t\tcommands:
+\t\t - reload: reread configuration files
+\t\t - stop: stop process and exit
+  -P <pid>\tsend the signal above to specified PID (bypassing PID file)
+  -D\t\traise debugging level (and stay foreground by default)
+  -F\t\tstay foregrounded even if no debugging is enabled
+  -FF\t\tstay foregrounded and still save the PID file
+  -B\t\tstay backgrounded even if debugging is bumped
+  -h\t\tdisplay this help
+  -r <dir>\tchroots to <dir>
+  -q\t\traise log level threshold
+  -u <user>\tswitch to <user> (if started as root)
+  -V\t\tdisplay the version of this software
+  -4\t\tIPv4 only
+  -6\t\tIPv6 only
+"""
+
+DEPRECATED_LISTEN = ("Specifying a listening addresses with '-i <address>' and '-p <port>'\n"
+                     "is deprecated. Use 'LISTEN <address> [<port>]' in 'upsd.conf' instead.\n"
+                     "See 'man 8 upsd.conf' for more information.")
+
+
+class _Help(Exception):
+    pass
+
+
+class Upsd:
+    """The daemon: owns the Server and knows how to (re)load the three configuration files."""
+
+    def __init__(self, family: int) -> None:
+        self.family = family
+        self.settings = Settings(statepath=paths.statepath(), datapath=paths.DATADIR)
+        self.server = Server(self.settings)
+        self.conf = UpsdConf()
+        self.exit_signal = 0
+        self.stop_event: asyncio.Event | None = None
+
+    # -- upsd.conf -----------------------------------------------------------------------------------
+    def apply_upsd_conf(self, conf: UpsdConf, reloading: bool) -> None:
+        s = self.settings
+        if conf.maxage is not None:
+            s.maxage = conf.maxage
+        if conf.trackingdelay is not None:
+            s.trackingdelay = conf.trackingdelay
+            self.server.tracking.delay = conf.trackingdelay
+        if conf.maxconn is not None:
+            s.maxconn = conf.maxconn
+        if conf.allow_no_device is not None:
+            s.allow_no_device = conf.allow_no_device
+        if not reloading:
+            if conf.statepath is not None:
+                s.statepath = conf.statepath
+            if conf.datapath is not None:
+                s.datapath = conf.datapath
+            s.certfile = conf.certfile
+            s.disable_weak_ssl = bool(conf.disable_weak_ssl)
+        if conf.debug_min is not None and reloading:
+            log.info("Applying debug_min=%d from upsd.conf", conf.debug_min)
+            set_debug_level(conf.debug_min)
+        env = os.environ.get("ALLOW_NO_DEVICE")
+        if env is not None:
+            b = env_boolean(env)
+            if b is not None:
+                s.allow_no_device = b
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if limit != resource.RLIM_INFINITY and limit < s.maxconn:
+            raise Fatal(f"Your system limits the maximum number of connections to {limit}\n"
+                        f"but you requested {s.maxconn}. The server won't start until this\n"
+                        "problem is resolved.")
+        if s.maxconn < 1:
+            raise Fatal(f"You requested {s.maxconn} as maximum number of connections.\n"
+                        "The server won't start until this problem is resolved.")
+
+    # -- ups.conf ------------------------------------------------------------------------------------
+    def load_ups(self, reloading: bool) -> None:
+        """upsconf_add(): create new UPSes, update changed ones, delete vanished ones on reload."""
+        try:
+            upsconf = read_upsconf()
+        except ConfError as e:
+            raise Fatal(str(e)) from None
+        srv = self.server
+        seen: set[str] = set()
+        created: list[Ups] = []
+        for name, directives in upsconf.sections.items():
+            driver = port = desc = None
+            for d in directives:
+                if d.value is None:
+                    continue
+                if d.key == "driver":
+                    driver = d.value
+                elif d.key == "port":
+                    port = d.value
+                elif d.key == "desc":
+                    desc = d.value
+            if driver is None or port is None:
+                log.warning("Warning: ignoring incomplete configuration for UPS [%s]", name)
+                continue
+            fn = f"{driver}-{name}"
+            existing = srv.get_ups(name)
+            if reloading and existing is not None and existing.name.lower() not in seen:
+                seen.add(name.lower())
+                if existing.fn != fn:
+                    log.info("Redefined UPS [%s]", name)
+                    sstate.disconnect(existing)
+                    existing.fn = fn
+                existing.desc = desc
+                continue
+            if existing is not None or name.lower() in seen:
+                log.error("UPS name [%s] is already in use!", name)
+                continue
+            seen.add(name.lower())
+            ups = Ups(name=name, fn=fn, desc=desc)
+            srv.ups_by_name[name.lower()] = ups
+            created.append(ups)
+        if not upsconf.sections or not (created or seen):
+            log.warning("Warning: no UPS definitions in ups.conf")
+        if reloading:
+            for ups in [u for u in srv.ups_list if u.name.lower() not in seen]:
+                log.info("Deleting UPS [%s]", ups.name)
+                for c in list(srv.clients):
+                    if c.loginups is not None and c.loginups.lower() == ups.name.lower():
+                        log.info("Kicking client %s (was on UPS [%s])", c.addr, ups.name)
+                        c.loginups = None
+                        c.disconnect()
+                sstate.disconnect(ups)
+                srv.ups_list.remove(ups)
+                del srv.ups_by_name[ups.name.lower()]
+            # NUT prepends what a reload adds, so new names come first in LIST UPS
+            srv.ups_list[:0] = list(reversed(created))
+        else:
+            srv.ups_list.extend(created)
+
+    def load_users(self, reloading: bool) -> None:
+        path = paths.conffile("upsd.users")
+        try:
+            self.server.users = Users(load_upsd_users(path))
+        except OSError as e:
+            if reloading:
+                log.error("Reload failed: can't open %s: %s", path, e.strerror)
+                return
+            raise Fatal(f"Can't open {path}: {e.strerror}") from None
+
+    def reload(self) -> None:
+        """conf_reload(): on SIGHUP; connected clients stay, their rights are re-read."""
+        log.info("SIGHUP: reloading configuration")
+        path = paths.conffile("upsd.conf")
+        try:
+            conf = load_upsd_conf(path)
+        except OSError as e:
+            log.error("Reload failed: can't open %s: %s", path, e.strerror)
+            return
+        self.load_ups(reloading=True)
+        self.apply_upsd_conf(conf, reloading=True)
+        if not self.server.ups_list:
+            log.warning("Warning: no UPSes currently defined!")
+        self.load_users(reloading=True)
+
+    # -- start-up ------------------------------------------------------------------------------------
+    def load_startup(self) -> None:
+        path = paths.conffile("upsd.conf")
+        check_perms(path)
+        try:
+            self.conf = load_upsd_conf(path)
+        except OSError as e:
+            if not os.path.exists(path):
+                raise Fatal(f"stat {path}: {e.strerror}") from None
+            raise Fatal(f"Can't open {path}: {e.strerror}") from None
+        self.apply_upsd_conf(self.conf, reloading=False)
+        if self.conf.debug_min is not None:
+            from pnut.conf.common import debug_level
+            if self.conf.debug_min > debug_level():
+                set_debug_level(self.conf.debug_min)
+        listen = self.conf.listen
+        if not listen:
+            if self.family != socket.AF_INET:
+                listen.append(("::1", "3493"))
+            if self.family != socket.AF_INET6:
+                listen.append(("127.0.0.1", "3493"))
+        self.server.listeners = [Listener(a, p) for a, p in listen]
+
+    def load_rest(self) -> None:
+        statepath = self.settings.statepath
+        try:
+            os.chdir(statepath)
+        except OSError as e:
+            raise Fatal(f"Can't chdir to {statepath}: {e.strerror}") from None
+        check_perms(statepath)
+        self.load_ups(reloading=False)
+        if not self.server.ups_list:
+            if self.settings.allow_no_device:
+                log.warning("Normally at least one UPS must be defined in ups.conf, currently there are "
+                            "none (please configure the file and reload the service)")
+            else:
+                raise Fatal("Fatal error: at least one UPS must be defined in ups.conf")
+        self.server.desc.load(self.settings.datapath)
+        users_path = paths.conffile("upsd.users")
+        check_perms(users_path)
+        if not os.path.exists(users_path):
+            raise Fatal(f"stat {users_path}: No such file or directory")
+        self.load_users(reloading=False)
+
+    def init_ssl(self) -> None:
+        s = self.settings
+        if not s.certfile:
+            return
+        from pnut.upsd.tls import make_context
+        self.server.ssl_ctx = make_context(s.certfile, s.disable_weak_ssl)
+        if self.server.ssl_ctx is not None and not s.disable_weak_ssl:
+            log.warning("Warning: DISABLE_WEAK_SSL is not enabled. Please consider enabling to ensure "
+                        "that only strong encryption is used!")
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.stop_event = asyncio.Event()
+        await self.server.serve()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            loop.add_signal_handler(sig, self._on_exit, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        self.server.start_ticking()
+        await self.stop_event.wait()
+        self.server.close()
+
+    def _on_exit(self, sig: int) -> None:
+        self.exit_signal = sig
+        assert self.stop_event is not None
+        self.stop_event.set()
+
+    def _on_hup(self) -> None:
+        try:
+            self.reload()
+        except Fatal as e:
+            log.error("%s", e.message)
+            self.exit_signal = -1
+            assert self.stop_event is not None
+            self.stop_event.set()
+
+
+def check_perms(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if st.st_mode & 0o004:
+        log.warning("%s is world readable", path)
+
+
+def _parse_args(argv: list[str]) -> dict:
+    opts = {"cmd": None, "pid": None, "debug": 0, "fg": -1, "chroot": None, "quiet": 0,
+            "user": paths.RUN_AS_USER, "family": socket.AF_UNSPEC}
+    try:
+        pairs, rest = getopt.getopt(argv, "h46p:qr:i:fu:Vc:P:DFB")
+    except getopt.GetoptError:
+        raise _Help() from None
+    for opt, val in pairs:
+        if opt in ("-p", "-i"):
+            raise Fatal(DEPRECATED_LISTEN)
+        if opt == "-q":
+            opts["quiet"] += 1
+        elif opt == "-r":
+            opts["chroot"] = val
+        elif opt == "-u":
+            opts["user"] = val
+        elif opt == "-V":
+            raise SystemExit(0)
+        elif opt == "-c":
+            cmd = None
+            if val and "reload".startswith(val):
+                cmd = signal.SIGHUP
+            if val and "stop".startswith(val):
+                cmd = signal.SIGTERM
+            if cmd is None:
+                raise _Help()
+            opts["cmd"] = cmd
+        elif opt == "-P":
+            try:
+                opts["pid"] = int(val)
+            except ValueError:
+                raise _Help() from None
+            if opts["pid"] < 0:
+                raise _Help()
+        elif opt == "-D":
+            opts["debug"] += 1
+        elif opt == "-F":
+            opts["fg"] = 2 if opts["fg"] > 0 else 1
+        elif opt == "-B":
+            opts["fg"] = 0
+        elif opt == "-4":
+            opts["family"] = socket.AF_INET
+        elif opt == "-6":
+            opts["family"] = socket.AF_INET6
+        else:       # -h, and -f, which NUT lists but never handles
+            raise _Help()
+    opts["rest"] = rest
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "upsd"
+    if prog.endswith(".py") or prog in ("-c", "__main__.py"):
+        prog = "upsd"
+    print(f"Network UPS Tools {prog} {NUT_VERSION}", flush=True)
+    logging.raiseExceptions = False         # a broken log sink must never print a traceback
+    setup_logging(prog, 0, stderr=True, syslog=False)
+    pidfn = os.path.join(paths.altpidpath(), f"{prog}.pid")
+    try:
+        return _main(argv, prog, pidfn)
+    except _Help:
+        print(HELP.format(prog=prog), end="", flush=True)
+        return 0
+    except SystemExit as e:
+        return int(e.code or 0)
+    except Fatal as e:
+        log.critical("%s", e.message)
+        return e.status
+    except GaiError as e:
+        log.critical("getaddrinfo: %s", e)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def _main(argv: list[str], prog: str, pidfn: str) -> int:
+    opts = _parse_args(argv)
+    fg = opts["fg"]
+    if fg < 0:
+        fg = 1 if opts["debug"] > 0 else 0
+    # syslog only where a syslog socket exists (containers often have none)
+    setup_logging(prog, opts["debug"], stderr=True, syslog=os.path.exists("/dev/log"), quiet=opts["quiet"])
+    if opts["cmd"] is not None:
+        ret = sendsignalfn(pidfn, opts["cmd"]) if opts["pid"] is None else sendsignalpid(opts["pid"], opts["cmd"])
+        return 0 if ret == 0 else 1
+    ret = sendsignalfn(pidfn, 0) if opts["pid"] is None else sendsignalpid(opts["pid"], 0)
+    if ret == 0:
+        print("Fatal error: A previous upsd instance is already running!")
+        print("Either stop the previous instance first, or use the 'reload' command.", flush=True)
+        return 1
+    if ret in (-3, -2):
+        log.warning("Could not %s PID file '%s' to see if previous upsd instance is already running!\n",
+                    "find" if ret == -3 else "parse", pidfn)
+    if opts["rest"]:
+        raise _Help()
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    pw = get_user_pwent(opts["user"])
+    if opts["chroot"]:
+        try:
+            os.chroot(opts["chroot"])
+            os.chdir("/")
+        except OSError as e:
+            raise Fatal(f"chroot({opts['chroot']}): {e.strerror}") from None
+    daemon = Upsd(opts["family"])
+    daemon.load_startup()
+    daemon.server.bind(opts["family"])
+    become_user(pw)
+    daemon.load_rest()
+    if not fg:
+        background(prog)
+        writepid(pidfn)
+    elif fg == 2:
+        log.warning("Running as foreground process, but saving a PID file anyway")
+        writepid(pidfn)
+    else:
+        log.warning("Running as foreground process, not saving a PID file")
+    daemon.init_ssl()
+    try:
+        asyncio.run(daemon.run())
+    finally:
+        if fg != 1:
+            try:
+                os.unlink(pidfn)
+            except OSError:
+                pass
+    if daemon.exit_signal > 0:
+        log.info("Signal %d: exiting", daemon.exit_signal)
+        return 0
+    return 0 if daemon.exit_signal == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""upsd's network side (server/upsd.c): listeners, client connections, command dispatch, the main-loop tick.
+
+One asyncio loop serves every client and driver.  Each client is a small asyncio.Protocol that feeds its
+bytes to the parseconf tokenizer in NUT's 512-byte read pieces and answers each complete line at once.
+Everything that NUT does "once per main-loop pass" (reconnecting drivers, PING, staleness, idle clients,
+expired tracking ids) runs from one periodic tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pnut.conf.parseconf import Tokenizer
+from pnut.libupsclient.proto import Err
+from pnut.upsd import sstate
+from pnut.upsd.desc import Descriptions
+from pnut.upsd.sstate import Ups
+from pnut.upsd.tracking import Tracking
+from pnut.upsd.users import Users
+
+log = logging.getLogger("pnut.upsd")
+
+ANSWER_MAX = 512            # NUT_NET_ANSWER_MAX: a reply line is cut to this many bytes
+READ_CHUNK = 512            # upsd reads SMALLBUF at a time; a parse error drops the rest of that piece
+IDLE_TIMEOUT = 60           # seconds without a complete line before a client is shed
+TICK = 1.0                  # how often the "main-loop pass" work runs
+LISTEN_BACKLOG = 16
+
+
+@dataclass
+class Settings:
+    """The live values of upsd.conf settings that can change on reload."""
+
+    maxage: int = 15
+    trackingdelay: int = 3600
+    maxconn: int = 1024
+    allow_no_device: bool = False
+    statepath: str = ""
+    datapath: str = ""
+    certfile: str | None = None
+    disable_weak_ssl: bool = False
+
+
+Handler = Callable[["Server", "Client", list[str]], None]
+
+
+class Client(asyncio.Protocol):
+    """One network client (nut_ctype_t)."""
+
+    __slots__ = ("server", "transport", "addr", "username", "password", "loginups", "tracking",
+                 "last_heard", "ssl", "tok", "serviced", "closed", "tls_pending", "backlog")
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.addr = "unknown"
+        self.username: str | None = None
+        self.password: str | None = None
+        self.loginups: str | None = None
+        self.tracking = False
+        self.last_heard = time.time()
+        self.ssl = False
+        self.tok = Tokenizer()
+        self.serviced = True
+        self.closed = False
+        self.tls_pending = False
+        self.backlog: list[bytes] = []
+
+    # -- asyncio callbacks -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport          # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.addr = str(peer[0])
+        self.server.client_connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if not self.serviced or self.tls_pending:
+            self.backlog.append(data)
+            return
+        text = data.decode("latin-1")
+        for start in range(0, len(text), READ_CHUNK):
+            self._read_piece(text[start:start + READ_CHUNK])
+            if self.closed or self.tls_pending:
+                return
+        if self.last_heard == 0:
+            self.server.loop.call_soon(self._logout_check)
+
+    def _read_piece(self, piece: str) -> None:
+        feed = self.tok.feed_char
+        for i, ch in enumerate(piece):
+            line = feed(ch)
+            if line is None:
+                continue
+            if line.error:
+                log.info("Parse error on sock: %s", line.error)
+                return
+            self.last_heard = time.time()
+            self.server.dispatch(self, line.words)
+            if self.closed:
+                return
+            if self.tls_pending:
+                # whatever followed STARTTLS in this read belongs to the TLS handshake: NUT hands the
+                # socket to the TLS library and these bytes are lost to it as well
+                return
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.client_gone(self)
+
+    def resume_backlog(self) -> None:
+        pending, self.backlog = self.backlog, []
+        for chunk in pending:
+            self.data_received(chunk)
+
+    def _logout_check(self) -> None:
+        if self.last_heard == 0:
+            self.disconnect()
+
+    # -- replies ----------------------------------------------------------------------------------
+    def send(self, line: str) -> bool:
+        """sendback(): one reply line, cut to NUT's answer buffer (a cut line loses its newline)."""
+        data = (line + "\n").encode("latin-1", "replace")
+        if len(data) > ANSWER_MAX:
+            data = data[:ANSWER_MAX]
+        t = self.transport
+        if t is None or self.closed or t.is_closing():
+            return False
+        t.write(data)
+        return True
+
+    def send_lines(self, lines: list[str]) -> None:
+        """Several reply lines at once (LIST): each cut as NUT cuts it, written in one go."""
+        out = []
+        for line in lines:
+            data = (line + "\n").encode("latin-1", "replace")
+            out.append(data[:ANSWER_MAX] if len(data) > ANSWER_MAX else data)
+        t = self.transport
+        if t is not None and not self.closed and not t.is_closing():
+            t.write(b"".join(out))
+
+    def err(self, code: Err) -> None:
+        self.send("ERR " + code.value)
+
+    def disconnect(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+        self.server.client_gone(self)
+
+
+@dataclass
+class Listener:
+    addr: str
+    port: str
+    sock: socket.socket | None = None
+    server: asyncio.AbstractServer | None = None
+
+
+@dataclass(eq=False)
+class Server:
+    """All of upsd's state: UPS table, clients, users, descriptions, tracking, TLS context."""
+
+    settings: Settings
+    users: Users = field(default_factory=Users)
+    desc: Descriptions = field(default_factory=Descriptions)
+    tracking: Tracking = field(default_factory=Tracking)
+    ups_list: list[Ups] = field(default_factory=list)      # LIST UPS order
+    ups_by_name: dict[str, Ups] = field(default_factory=dict)
+    clients: dict[Client, None] = field(default_factory=dict)     # connection order
+    waiting: dict[Client, None] = field(default_factory=dict)     # over MAXCONN, not serviced yet
+    listeners: list[Listener] = field(default_factory=list)
+    ssl_ctx: ssl.SSLContext | None = None
+    ssl_initialized: bool = False
+    commands: dict[str, tuple[Handler, bool]] = field(default_factory=dict)
+    loop: asyncio.AbstractEventLoop = field(init=False)
+    _tick_handle: asyncio.TimerHandle | None = None
+
+    def __post_init__(self) -> None:
+        from pnut.upsd.net_get import net_get
+        from pnut.upsd.net_instcmd import net_instcmd
+        from pnut.upsd.net_list import net_list
+        from pnut.upsd.net_misc import net_fsd, net_help, net_netver, net_ver
+        from pnut.upsd.net_set import net_set
+        from pnut.upsd.net_user import (net_login, net_logout, net_master, net_password, net_primary,
+                                        net_username)
+        from pnut.upsd.tls import net_starttls
+        # netcmds.h: name -> (handler, needs USERNAME and PASSWORD first)
+        self.commands = {
+            "VER": (net_ver, False), "NETVER": (net_netver, False), "PROTVER": (net_netver, False),
+            "HELP": (net_help, False), "STARTTLS": (net_starttls, False), "GET": (net_get, False),
+            "LIST": (net_list, False), "USERNAME": (net_username, False),
+            "PASSWORD": (net_password, False), "LOGIN": (net_login, True), "LOGOUT": (net_logout, False),
+            "PRIMARY": (net_primary, True), "MASTER": (net_master, True), "FSD": (net_fsd, True),
+            "SET": (net_set, True), "INSTCMD": (net_instcmd, True),
+        }
+
+    # -- UPS table ----------------------------------------------------------------------------------
+    def get_ups(self, name: str) -> Ups | None:
+        return self.ups_by_name.get(name.lower())
+
+    def available(self, ups: Ups, client: Client) -> bool:
+        """ups_available(): refuse data from a missing or stale driver."""
+        if ups.conn is None:
+            client.err(Err.DRIVER_NOT_CONNECTED)
+            return False
+        if ups.stale:
+            client.err(Err.DATA_STALE)
+            return False
+        return True
+
+    # -- clients ------------------------------------------------------------------------------------
+    def capacity(self) -> int:
+        """How many clients one poll() pass of NUT would service under MAXCONN."""
+        drivers = sum(1 for u in self.ups_list if u.conn is not None)
+        return self.settings.maxconn - drivers
+
+    def client_connected(self, client: Client) -> None:
+        if len(self.clients) - len(self.waiting) >= self.capacity():
+            client.serviced = False
+            self.waiting[client] = None
+            if client.transport is not None:
+                client.transport.pause_reading()
+        self.clients[client] = None
+
+    def client_gone(self, client: Client) -> None:
+        client.closed = True
+        if client not in self.clients:
+            return
+        del self.clients[client]
+        self.waiting.pop(client, None)
+        if client.loginups is not None:
+            ups = self.get_ups(client.loginups)
+            if ups is not None:
+                ups.numlogins -= 1
+        self._admit_waiting()
+
+    def _admit_waiting(self) -> None:
+        while self.waiting and len(self.clients) - len(self.waiting) < self.capacity():
+            client = next(iter(self.waiting))
+            del self.waiting[client]
+            client.serviced = True
+            if client.transport is not None and not client.closed:
+                client.transport.resume_reading()
+                client.resume_backlog()
+
+    def dispatch(self, client: Client, words: list[str]) -> None:
+        """parse_net() + check_command()."""
+        if not words:
+            client.err(Err.UNKNOWN_COMMAND)
+            return
+        entry = self.commands.get(words[0].upper())
+        if entry is None:
+            client.err(Err.UNKNOWN_COMMAND)
+            return
+        handler, needs_user = entry
+        if needs_user:
+            if client.username is None:
+                client.err(Err.USERNAME_REQUIRED)
+                return
+            if client.password is None:
+                client.err(Err.PASSWORD_REQUIRED)
+                return
+        try:
+            handler(self, client, words[1:])
+        except Exception:           # a bug must cost one client at most, never the server
+            log.exception("internal error handling %s from %s", words[0], client.addr)
+            client.disconnect()
+
+    # -- main-loop pass -------------------------------------------------------------------------------
+    def start_ticking(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.tick()
+
+    def tick(self) -> None:
+        now = time.time()
+        try:
+            self.tracking.cleanup(now)
+            for ups in self.ups_list:
+                if ups.conn is None:
+                    if not ups.connecting:
+                        ups.connecting = True
+                        self.loop.create_task(sstate.connect(ups, self.settings.statepath, self.tracking))
+                    continue
+                sstate.check(ups, self.settings.maxage, now)
+            for client in [c for c in self.clients if now - c.last_heard > IDLE_TIMEOUT]:
+                client.disconnect()
+            self._admit_waiting()
+        finally:
+            self._tick_handle = self.loop.call_later(TICK, self.tick)
+
+    # -- listeners ------------------------------------------------------------------------------------
+    def bind(self, family: int) -> None:
+        """server_load(): bind every LISTEN; only the last one listed must succeed (NUT's quirk)."""
+        for lst in reversed(self.listeners):
+            lst.sock = bind_tcp(lst.addr, lst.port, family)
+            if lst.sock is None:
+                log.error("not listening on %s port %s", lst.addr, lst.port)
+            else:
+                log.info("listening on %s port %s", lst.addr, lst.port)
+        if not self.listeners or self.listeners[-1].sock is None:
+            from pnut.conf.common import Fatal
+            raise Fatal("no listening interface available")
+
+    async def serve(self) -> None:
+        """Start accepting on the sockets bind() opened (inside the running loop)."""
+        self.loop = asyncio.get_running_loop()
+        for lst in self.listeners:
+            if lst.sock is not None:
+                lst.server = await self.loop.create_server(lambda: Client(self), sock=lst.sock,
+                                                           backlog=LISTEN_BACKLOG)
+
+    def close(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        for lst in self.listeners:
+            if lst.server is not None:
+                lst.server.close()
+        for client in list(self.clients):
+            client.disconnect()
+        for ups in self.ups_list:
+            sstate.disconnect(ups)
+
+
+class GaiError(Exception):
+    """getaddrinfo() failed: fatal for upsd, with gai_strerror()'s text."""
+
+
+def bind_tcp(addr: str, port: str, family: int) -> socket.socket | None:
+    """setuptcp(): resolve, then bind the first address that works; None if none does."""
+    try:
+        infos = socket.getaddrinfo(addr, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP,
+                                   socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise GaiError(e.strerror) from None
+    for fam, kind, proto, _, sa in infos:
+        try:
+            sock = socket.socket(fam, kind, proto)
+        except OSError:
+            continue
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(sa)
+            sock.setblocking(False)
+            sock.listen(LISTEN_BACKLOG)
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    return None
