@@ -10,6 +10,8 @@ console script named after the driver, looked up beside the running interpreter 
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import shutil
@@ -201,7 +203,6 @@ class Controller:
         self.errors = 0
         self.children: dict[str, subprocess.Popen] = {}     # drivers kept in the foreground (-F)
         self.single = False
-        self.last_errno = "Success"     # NUT reports a stale errno in some messages; this mirrors it
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -339,21 +340,21 @@ class Controller:
         """<altpidpath>/<driver>-<ups>.pid, else the old <driver>-<basename(port)>.pid; None (logged) if neither."""
         driver = "(null)" if ups.driver is None else ups.driver
         pidfn = f"{paths.altpidpath()}/{driver}-{ups.name}.pid"
-        self.last_errno = "Success"
         try:
             os.stat(pidfn)
             return pidfn
         except OSError as e:
             err = e
         if ups.port is not None:
+            _errno.failed(err)
             log.error("Can't open %s: %s", pidfn, err.strerror)
-            self.last_errno = err.strerror or ""
             pidfn = f"{paths.altpidpath()}/{driver}-{os.path.basename(ups.port)}.pid"
             try:
                 os.stat(pidfn)
                 return pidfn
             except OSError as e:
                 err = e
+        _errno.failed(err)
         log.error("Can't open %s either: %s", pidfn, err.strerror)
         self.errors += 1
         return None
@@ -366,9 +367,9 @@ class Controller:
         _dbg(2, "Sending signal to %s", pidfn)
         if self.opts.testmode:
             return
-        pid, why = signal_pidfile(pidfn, signal.SIGTERM, self.last_errno)
+        pid = signal_pidfile(pidfn, signal.SIGTERM)
         if pid is None:
-            log.error("Stopping %s failed: %s", pidfn, why)
+            log.error("Stopping %s failed: %s", pidfn, _errno.text)
             self.errors += 1
             return
         # later NUT: wait until the driver is gone, and kill it if it will not go
@@ -401,9 +402,9 @@ class Controller:
         _dbg(2, "Sending signal to %s", pidfn)
         if self.opts.testmode:
             return
-        pid, why = signal_pidfile(pidfn, sig, self.last_errno)
+        pid = signal_pidfile(pidfn, sig)
         if pid is None:
-            log.error("Signalling %s failed: %s", pidfn, why)
+            log.error("Signalling %s failed: %s", pidfn, _errno.text)
             self.errors += 1
 
     def _reload_or_error(self, ups: UpsEntry) -> None:
@@ -460,29 +461,65 @@ class Controller:
                 self.errors += 1
 
 
-def signal_pidfile(pidfn: str, sig: int, errno_text: str = "Success") -> tuple[int | None, str]:
-    """Send `sig` to the process named in `pidfn`, with NUT's messages; (pid, "") or (None, errno text).
-    `errno_text` is what NUT's caller would report for a PID it refuses (errno left from earlier calls)."""
+class _CErrno:
+    """NUT prints strerror(errno) in messages where errno is left over from earlier calls; this tracks the
+    value it would hold.  One quirk matters: glibc's first perror() on a stderr that is not open read-write
+    (a pipe, a log file) fails an internal fdopen() and leaves EINVAL behind."""
+
+    def __init__(self) -> None:
+        self.text = "Success"
+        self.stderr_used = False
+
+    def failed(self, e: OSError) -> None:
+        self.text = e.strerror or ""
+
+    def perror(self, prefix: str, e: OSError) -> None:
+        first = not self.stderr_used
+        sys.stderr.write(f"{prefix}: {e.strerror}\n")
+        self.stderr_used = True
+        self.text = e.strerror or ""
+        if first:
+            try:
+                rdwr = fcntl.fcntl(sys.stderr.fileno(), fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR
+            except (OSError, ValueError, AttributeError):
+                rdwr = True
+            if not rdwr:
+                self.text = os.strerror(errno.EINVAL)
+
+
+class _NoteStderr(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        _errno.stderr_used = True
+        return True
+
+
+_errno = _CErrno()
+
+
+def signal_pidfile(pidfn: str, sig: int) -> int | None:
+    """Send `sig` to the process named in `pidfn` with NUT's messages; its PID, or None on failure (the
+    errno text NUT would show is then in `_errno.text`)."""
     try:
         with open(pidfn) as f:
             text = f.readline()
     except OSError as e:
+        _errno.failed(e)
         log.error("fopen %s: %s", pidfn, e.strerror)
-        return None, e.strerror or ""
+        return None
     if not text:
         log.error("Failed to read pid from %s", pidfn)
-        return None, os.strerror(22)
+        return None
     pid = atoi(text)
     if pid < 2:
         log.error("Ignoring invalid pid number %d", pid)
-        return None, errno_text
+        return None
     try:
         os.kill(pid, 0)
         os.kill(pid, sig)
     except OSError as e:
-        sys.stderr.write(f"kill: {e.strerror}\n")
-        return None, os.strerror(22)        # what NUT 2.8.0 ends up reporting here
-    return pid, ""
+        _errno.perror("kill", e)
+        return None
+    return pid
 
 
 class _Stdout:
@@ -608,6 +645,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     prog = prog or sys.argv[0]
     args = sys.argv[1:] if argv is None else list(argv)
     setup_logging("upsdrvctl")
+    global _errno
+    _errno = _CErrno()
     _out.write(BANNER)
     try:
         return _run(prog, args)
@@ -659,6 +698,8 @@ def _run(prog: str, args: list[str]) -> int:
         _out.write(TESTMODE_NOTE)
         opts.debug = max(opts.debug, 2)
     setup_logging("upsdrvctl", opts.debug)
+    for handler in logging.getLogger("pnut").handlers:       # handler filters see children's records too
+        handler.addFilter(_NoteStderr())
     if not opts.debug_passthrough:
         _dbg(2, "%s", DEBUG_EXPLANATION)
 
