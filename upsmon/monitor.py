@@ -1,0 +1,194 @@
+"""upsmon's decision rules without any I/O (clients/upsmon.c parse_status(), ups_is_gone(), recalc(),
+is_ups_critical()): statuses and poll failures in, notifications and the shutdown verdict out.
+
+Time is passed in by the caller (seconds, any monotonic origin), so tests and rehearsals can drive every
+rule on a fake clock.  Differences from NUT 2.8.0, all taken from later NUT releases:
+  * CAL is cleared when the status no longer carries it (NOTCAL is notified).  In 2.8.0 the flag stuck
+    forever and a later OB LB was never declared critical: a calibration could cost the shutdown.
+  * OFF/NOTOFF and BYPASS/NOTBYPASS are notified (2.8.1); they never make a UPS critical by themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pnut.upsmon.config import Monitor, UpsmonConf
+from pnut.upsmon.notify import NotifyType
+
+log = logging.getLogger("pnut.upsmon")
+
+NEVER = float("-inf")
+INITIAL_SLEEP = 5          # NUT starts with a 5 s pause whatever POLLFREQ says
+
+Emit = Callable[[NotifyType, str], object]
+
+
+@dataclass
+class UpsState:
+    """utype_t: what upsmon knows of one MONITORed UPS."""
+
+    mon: Monitor
+    online: bool = False
+    onbatt: bool = False
+    lowbatt: bool = False
+    fsd: bool = False
+    cal: bool = False
+    off: bool = False
+    bypass: bool = False
+    commstate: int = -1                 # -1 = not yet known (first COMMOK and first ONLINE are silent)
+    linestate: int = -1
+    lastpoll: float = NEVER
+    lastnoncrit: float = NEVER
+    lastrbwarn: float = NEVER
+    lastncwarn: float = NEVER
+    status: str = ""                    # last status string seen, for rehearsals and debugging
+
+    @property
+    def sys(self) -> str:
+        return self.mon.sys
+
+    @property
+    def primary(self) -> bool:
+        return self.mon.primary
+
+
+@dataclass
+class Decider:
+    """All MONITORed UPSes and the rules that turn their statuses into notices and a shutdown verdict."""
+
+    conf: UpsmonConf
+    emit: Emit
+    upses: list[UpsState] = field(default_factory=list)
+    sleepval: float = INITIAL_SLEEP
+
+    def __post_init__(self) -> None:
+        if not self.upses:
+            self.upses = [UpsState(m) for m in self.conf.monitors]
+
+    # --- one poll's outcome -------------------------------------------------------------------------
+
+    def alive(self, ups: UpsState, now: float) -> None:
+        """ups_is_alive(): a good poll."""
+        ups.lastpoll = now
+        if ups.commstate == 0:
+            self.emit(NotifyType.COMMOK, ups.sys)
+        ups.commstate = 1
+
+    def gone(self, ups: UpsState, now: float) -> None:
+        """ups_is_gone(): a failed connect or poll."""
+        if ups.commstate != 0:
+            ups.commstate = 0
+            self.emit(NotifyType.COMMBAD, ups.sys)
+            return
+        nocomm = self.conf.nocommwarntime
+        if now - ups.lastpoll >= nocomm and now - ups.lastncwarn > nocomm:
+            self.emit(NotifyType.NOCOMM, ups.sys)
+            ups.lastncwarn = now
+
+    def dropped(self, ups: UpsState) -> None:
+        """drop_connection(): the next round reconnects; the line state is unknown again."""
+        ups.commstate = 0
+        ups.linestate = 0
+
+    def status(self, ups: UpsState, text: str, now: float) -> None:
+        """parse_status(): one `ups.status` value."""
+        if not text:
+            self.gone(ups, now)
+            return
+        self.alive(ups, now)
+        ups.status = text
+        words = [w.upper() for w in text.split(" ") if w]
+        if "LB" not in text:
+            ups.lowbatt = False
+        if "FSD" not in text:
+            ups.fsd = False
+        if ups.cal and "CAL" not in words:
+            ups.cal = False
+            self.emit(NotifyType.NOTCAL, ups.sys)
+        if ups.off and "OFF" not in words:
+            ups.off = False
+            self.emit(NotifyType.NOTOFF, ups.sys)
+        if ups.bypass and "BYPASS" not in words:
+            ups.bypass = False
+            self.emit(NotifyType.NOTBYPASS, ups.sys)
+        for word in words:
+            self._word(ups, word, now)
+            if not ups.onbatt or not ups.lowbatt or ups.cal:
+                ups.lastnoncrit = now
+
+    def _word(self, ups: UpsState, word: str, now: float) -> None:
+        if word == "OL":
+            if not ups.online:
+                self.sleepval = self.conf.pollfreq
+                if ups.linestate != -1:
+                    self.emit(NotifyType.ONLINE, ups.sys)
+                ups.linestate = 1
+            ups.online, ups.onbatt = True, False
+        elif word == "OB":
+            if not ups.onbatt:
+                self.sleepval = self.conf.pollfreqalert
+                ups.linestate = 0
+                self.emit(NotifyType.ONBATT, ups.sys)
+            ups.onbatt, ups.online = True, False
+        elif word == "LB":
+            if not ups.lowbatt:
+                self.emit(NotifyType.LOWBATT, ups.sys)
+                ups.lowbatt = True
+        elif word == "RB":
+            if now - ups.lastrbwarn > self.conf.rbwarntime:
+                self.emit(NotifyType.REPLBATT, ups.sys)
+                ups.lastrbwarn = now
+        elif word == "CAL":
+            if not ups.cal:
+                self.emit(NotifyType.CAL, ups.sys)
+                ups.cal = True
+        elif word == "FSD":
+            if not ups.fsd:
+                self.emit(NotifyType.FSD, ups.sys)
+                ups.fsd = True
+        elif word == "OFF":
+            if not ups.off:
+                self.emit(NotifyType.OFF, ups.sys)
+                ups.off = True
+        elif word == "BYPASS":
+            if not ups.bypass:
+                self.emit(NotifyType.BYPASS, ups.sys)
+                ups.bypass = True
+
+    # --- the verdict --------------------------------------------------------------------------------
+
+    def is_critical(self, ups: UpsState, now: float) -> bool:
+        if ups.fsd:
+            return True
+        if not (ups.onbatt and ups.lowbatt):
+            return False
+        if ups.cal:
+            log.warning("is_ups_critical: seems that UPS [%s] is OB+LB now, but it is also calibrating - "
+                        "not declaring a critical state", ups.mon.upsname)
+            return False
+        if ups.primary:
+            return True
+        if now - ups.lastnoncrit > self.conf.hostsync:
+            log.warning("Giving up on the primary for UPS [%s]", ups.sys)
+            return True
+        return False
+
+    def power_value(self, now: float) -> int:
+        """recalc()'s sum: the power values of every UPS that is not critical (a dead UPS last seen on
+        battery is promoted to OB LB after DEADTIME first)."""
+        val = 0
+        for ups in self.upses:
+            if now - ups.lastpoll > self.conf.deadtime and ups.onbatt:
+                log.debug("Promoting dead UPS: %s", ups.sys)
+                ups.lowbatt = True
+            if self.is_critical(ups, now):
+                log.debug("Critical UPS: %s", ups.sys)
+            else:
+                val += ups.mon.powervalue
+        return val
+
+    def must_shutdown(self, now: float) -> bool:
+        """True when the power still supplied is below MINSUPPLIES: forceshutdown() is due."""
+        return self.power_value(now) < self.conf.minsupplies
