@@ -148,12 +148,26 @@ def test_real_stack_power_failure_and_shutdowns(nut, procs, sim_1500):
     wait_for(lambda: ups.eeprom["p"].current == "180", 20, what="grace delay rotated to 180")
     st.wait_var("ups.delay.shutdown", "180")
 
+    # harmless actions: front panel test 'A', self-test 'W' (result read back through 'X')
+    st.cmd("test.panel.start")
+    st.cmd("test.battery.start")
+    st.wait_var("ups.test.result", "OK")
+    assert [e.kind for e in ups.events if e.kind in ("panel-test", "self-test")][:2] == ["panel-test", "self-test"]
+
     # load.off: Z twice (~1.5 s apart) only after the second upscmd 3..15 s after the first
     assert not st.nasty("load.off"), "the first issue of a dangerous command must not reach the UPS"
     order = ups.shutdowns[-1]
     assert order.raw == b"ZZ" and order.byte_times[1] - order.byte_times[0] >= 1.2
     st.wait_var("ups.status", "OFF")
     st.cmd("load.on")                               # ^N twice, not a "nasty" command
+    st.wait_var("ups.status", "OL")
+
+    # shutdown.return cs on line: 'U' (simulated power failure), cshdelay (3.5 s), then 'S' while on battery
+    st.nasty("shutdown.return", "cs")
+    order = ups.shutdowns[-1]
+    simulated = [e for e in ups.events if e.kind == "simulated-power-failure"]
+    assert order.raw == b"S" and len(simulated) == 1 and 3.0 <= order.accepted_at - simulated[0].t < 5
+    wait_for(lambda: ups.simfail_until is None, 10, what="end of the simulated power failure")
     st.wait_var("ups.status", "OL")
 
     # mains fails: OB, then low battery
@@ -178,3 +192,16 @@ def test_real_stack_power_failure_and_shutdowns(nut, procs, sim_1500):
     order = ups.shutdowns[-1]
     assert (order.command, order.raw, order.wake_delay) == ("@", b"@005", 1800.0)
     assert [round(b - a, 2) >= 0.04 for a, b in zip(order.byte_times[1:], order.byte_times[2:])] == [True, True]
+
+
+def test_real_apcsmart_forced_shutdown_on_line(nut, sim_1500):
+    """`apcsmart -k` reads 'Q' expecting ONE character, so a normal "08" makes it assume OB+LB: by default it
+    sends 'S' (which a unit on line refuses), and even sdtype 4 (the "CS" hack) skips its 'U' step."""
+    sim, ups = sim_1500, sim_1500.ups
+    nut.write("ups.conf", f"[ups]\n\tdriver = apcsmart\n\tport = {sim.path}\n")
+    for extra in ([], ["-x", "sdtype=4"]):
+        res = run([real_nut("apcsmart"), "-a", "ups", "-u", "root", "-k", *extra], env=nut.env, timeout=60)
+        assert res.returncode == 0, res.stderr
+    assert ups.shutdowns == []
+    assert [e.detail for e in ups.events if e.kind == "ignored"] == ["S while on line"] * 2
+    assert not [e for e in ups.events if e.kind == "simulated-power-failure"]
