@@ -69,9 +69,11 @@ pass its current debug level to the launched driver.
 
 OPTSTRING = "htu:r:DdVFBc:"
 
-# -c commands of later NUT, tried in this order with prefix matching (as NUT's strncmp does).
+# -c commands of later NUT, tried in this order with prefix matching (as NUT's strncmp does).  An exact name
+# wins first: NUT takes `-c reload` for reload-or-error, which contradicts its own documentation.
 SIGNAL_COMMANDS: list[tuple[str, int | None]] = [
-    ("reload-or-error", None),          # not a signal: asked over the driver's socket
+    ("reload-or-error", None),          # not signals: asked over the driver's socket as INSTCMD driver.<name>
+    ("exit", None),
     ("dump", signal.SIGURG),
     ("data-dump", signal.SIGURG),
     ("reload", signal.SIGHUP),
@@ -393,7 +395,7 @@ class Controller:
         assert self.opts.signal_cmd is not None
         name, sig = self.opts.signal_cmd
         if sig is None:
-            self._reload_or_error(ups)
+            self._socket_command(ups, name)
             return
         _dbg(1, "Signalling UPS [%s]: %d (%s)", ups.name, sig, signal.strsignal(sig))
         pidfn = self._pidfile(ups)
@@ -407,8 +409,9 @@ class Controller:
             log.error("Signalling %s failed: %s", pidfn, _errno.text)
             self.errors += 1
 
-    def _reload_or_error(self, ups: UpsEntry) -> None:
-        _dbg(1, "Signalling UPS [%s]: %s", ups.name, "driver.reload-or-error")
+    def _socket_command(self, ups: UpsEntry, name: str) -> None:
+        """`-c reload-or-error` and `-c exit` are instant commands sent over the driver's socket."""
+        _dbg(1, "Signalling UPS [%s]: %s", ups.name, f"driver.{name}")
         if self.opts.testmode:
             return
         sockfn = os.path.join(paths.statepath(), f"{ups.driver}-{ups.name}")
@@ -417,13 +420,13 @@ class Controller:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(SOCKET_TIMEOUT)
                 s.connect(sockfn)
-                s.sendall(f"INSTCMD driver.reload-or-error TRACKING {track}\n".encode())
+                s.sendall(f"INSTCMD driver.{name} TRACKING {track}\n".encode())
                 rc = _read_tracking(s, track)
         except OSError as e:
             log.error("Socket dialog with the other driver instance: %s", e.strerror or e)
             self.errors += 1
             return
-        log.info("Request to reload-or-error returned code %d", rc)
+        log.info("Request to %s returned code %d", name, rc)
         if rc != 0:
             self.errors += 1
 
@@ -559,18 +562,29 @@ def _replay_pending_stdout() -> None:
         pass            # stdout closed or replaced (tests calling main() in-process)
 
 
+def _gone(pid: int) -> bool:
+    """No such process, or only a zombie waiting for its parent (or init) to reap it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] == b"Z"
+
+
 def _wait_gone(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False
+    while not _gone(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
+    return True
 
 
 def _read_tracking(s: socket.socket, track: str) -> int:
@@ -634,6 +648,9 @@ class _GetOpt:
 
 
 def _parse_signal_command(text: str) -> tuple[str, int | None] | None:
+    for name, sig in SIGNAL_COMMANDS:
+        if name == text:
+            return name, sig
     for name, sig in SIGNAL_COMMANDS:
         if name.startswith(text):
             return name, sig

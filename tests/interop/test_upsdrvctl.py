@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pnut.drivers import upsdrvctl
+
 from tests.procs import NutDirs, ours, real_nut, run, wait_for
 
 REAL = "/sbin/upsdrvctl"
@@ -136,15 +138,17 @@ def _dummy_conf(nut: NutDirs, names=("a", "b"), driverpath: str | None = NUT_DRI
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Running; a zombie left for init to reap counts as gone."""
+    return not upsdrvctl._gone(pid)
 
 
 def _pids(nut: NutDirs, names) -> dict[str, int]:
-    return {n: int((nut.state / f"dummy-ups-{n}.pid").read_text()) for n in names}
+    """The drivers' PIDs once their PID files name a live process (a driver may rewrite the file just after
+    its parent, which upsdrvctl waited for, has exited)."""
+    def live(n: str) -> int | None:
+        text = (nut.state / f"dummy-ups-{n}.pid").read_text().strip()
+        return int(text) if text and _alive(int(text)) else None
+    return {n: wait_for(lambda n=n: live(n), 10, what=f"driver {n} PID file") for n in names}
 
 
 def _cleanup(pids) -> None:
