@@ -186,6 +186,12 @@ class SmartUPS:
         self.load = 110.0 if on else self.profile.load
         self._alerts()
 
+    def set_eeprom(self, char: str, value: str) -> None:
+        """Put an EEPROM setting straight to `value`, permitted or not (e.g. a 5 s grace delay for a test)."""
+        self._advance()
+        self.eeprom[char].current = value
+        self._event("eeprom", f"{char}={value!r} (control)")
+
     def set_input_voltage(self, volts: float) -> None:
         self._advance()
         self.input_voltage = float(volts)
@@ -508,6 +514,8 @@ class SmartUPS:
                 self.output_on = True
                 self.pending = None
                 self._event("output-on", f"return after {order.command!r}")
+        if not self.output_on and not self.mains and self.smart:
+            self.smart = False          # unpowered: it will boot in dumb mode when mains returns
         self._track_voltage()
         self._alerts()
 

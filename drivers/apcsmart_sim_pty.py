@@ -157,6 +157,8 @@ def handle_control(sim: SimulatorPty, line: str) -> dict[str, Any]:
                 sim.call(ups.set_replace_battery, bool(onoff(args[0])))
             case "overload", 1:
                 sim.call(ups.set_overload, bool(onoff(args[0])))
+            case "eeprom", 2:
+                sim.call(ups.set_eeprom, args[0], args[1])
             case "voltage", 1:
                 sim.call(ups.set_input_voltage, float(args[0]))
             case "shutdowns", 0:

@@ -205,3 +205,23 @@ def test_real_apcsmart_forced_shutdown_on_line(nut, sim_1500):
     assert ups.shutdowns == []
     assert [e.detail for e in ups.events if e.kind == "ignored"] == ["S while on line"] * 2
     assert not [e for e in ups.events if e.kind == "simulated-power-failure"]
+
+
+def test_real_stack_full_outage_cycle(nut, procs, sim_1500):
+    """Mains fails, the UPS is told to shut down with return, goes dark (driver data stale), mains returns,
+    the unit boots in dumb mode and real apcsmart wins it back with 'Y'."""
+    sim, ups = sim_1500, sim_1500.ups
+    sim.call(ups.set_eeprom, "p", "005")            # a 5 s grace delay keeps the test short
+    st = Stack(nut, procs, sim)
+    sim.call(ups.power_fail)
+    sim.call(ups.set_runtime, 1.0)
+    st.wait_var("ups.status", "OB LB")
+    st.nasty("shutdown.return")
+    assert ups.shutdowns[-1].grace == 5.0
+    wait_for(lambda: not ups.output_on, 15, what="output off after the grace delay")
+    upsc = [real_nut("upsc"), st.ups, "ups.status"]
+    wait_for(lambda: "Data stale" in run(upsc, env=nut.env).stderr, 20, what="driver reporting stale data")
+    sim.call(ups.power_restore)
+    assert ups.output_on and not ups.smart
+    st.wait_var("ups.status", "OL", timeout=45)
+    assert st.get("input.transfer.reason") == "low utility voltage"

@@ -159,7 +159,22 @@ def test_S_only_on_battery_and_returns(clk):
     assert ask(ups, "Y") == ""                      # no mains, output off: the unit is dead
     ups.power_restore()
     assert ups.output_on                            # delay.start 000, restart charge 00
-    assert ask(ups, "Q") == "08\r\n"
+    assert ask(ups, "Q") == ""                      # it was unpowered: back in dumb mode
+    assert ask(ups, "YQ") == "SM\r\n08\r\n"
+
+
+def test_grace_delay_from_eeprom_or_control(clk):
+    ups = make(clk)
+    ups.set_eeprom("p", "005")
+    assert ask(ups, "p") == "005\r\n"
+    assert ask(ups, "@000") == "OK\r\n"
+    clk.t += 4.9
+    assert ups.tick() == b"" and ups.output_on
+    clk.t += 0.2
+    ups.tick()
+    assert ups.shutdowns[0].off_at == 1005.0
+    # '@000' on mains: off after the grace delay, then straight back (no extra wake-up delay, r = 000)
+    assert [e.kind for e in ups.events][-2:] == ["output-off", "output-on"]
 
 
 def test_at_command_three_digits_sets_wakeup_delay(clk):
