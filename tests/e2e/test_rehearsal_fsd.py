@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.rehearsal_harness import Stack, seq
+from tests.e2e.rehearsal_harness import Stack, prog, seq
+from tests.procs import ours, run
 
 SECONDARIES = 3
 
@@ -29,3 +30,12 @@ def test_primary_and_secondaries_shut_down_in_order(nut, procs):
     assert primary.flag.read_text() == "upsmon-shutdown-file"
     assert [t for t in primary.types() if t in ("ONBATT", "LOWBATT", "SHUTDOWN")] == ["ONBATT", "LOWBATT", "SHUTDOWN"]
     assert st.ups_status("ups1").startswith("FSD")
+    # what the halt script does next: `upsmon -K` finds the flag, then `upsdrvctl shutdown` tells the
+    # driver to power the UPS off.  dummy-ups has no UPS to send that to: like NUT's, it answers
+    # "shutdown not supported", which at least shows the driver was run in shutdown mode.
+    k = run([ours("upsmon"), "-K", "-f", str(primary.conf)], env=nut.env)
+    assert k.returncode == 0, k.stdout + k.stderr
+    assert "Power down flag is set" in k.stderr
+    sd = run([prog("upsdrvctl", st.impl), "-u", "root", "shutdown"], env=nut.env, timeout=60)
+    assert "Initiating UPS shutdown" in sd.stderr, sd.stderr
+    assert "shutdown not supported" in sd.stderr, sd.stderr
