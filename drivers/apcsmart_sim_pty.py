@@ -236,11 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"apcsmart-sim: cannot set up the pty: {exc}", flush=True)
         return 1
-    server = serve_control(sim, opts["--control"]) if opts["--control"] else None
-    print(sim.path, flush=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    server = serve_control(sim, opts["--control"]) if opts["--control"] else None
+    print(sim.path, flush=True)        # the caller may act (and signal us) as soon as it reads this
     done.wait()
     if server is not None:
         server.shutdown()
