@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from pnut.clients.cli import getopt
 from pnut.conf import NUT_VERSION, paths
-from pnut.conf.common import (Fatal, background, become_user, get_user_pwent, readpid, sendsignalfn,
+from pnut.conf.common import (Fatal, background, become_user, get_user_pwent, sendsignalfn,
                               sendsignalpid, setup_logging, writepid)
 from pnut.upsmon.config import POWERDOWN_MAGIC, UpsmonConf, read_upsmon_conf
 from pnut.upsmon.link import Link, PollFailed
@@ -472,16 +472,12 @@ def _signal_command(cmd: str, pid: str | None, pidfn: str) -> int:
 
 
 def _already_running(pidfn: str) -> bool:
-    pid = readpid(pidfn)
-    if pid is None or pid < 2:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != os.getpid()
+    """NUT's start-up probe: signal 0 to the PID in the PID file."""
+    ret = sendsignalfn(pidfn, 0)
+    if ret in (-2, -3):
+        log.warning("Could not %s PID file to see if previous upsmon instance is already running!",
+                    "find" if ret == -3 else "parse")
+    return ret == 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -537,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(conffile: str, pidfn: str, *, debug: int, foreground: bool, check_k: bool, one_process: bool,
          user: str | None) -> int:
+    # NUT 2.8.0 runs this probe before -K too; pnut does not, so a leftover PID file can never make the
+    # halt script's `upsmon -K` fail and cost the UPS its power-off.
     if not check_k and _already_running(pidfn):
         print("Fatal error: A previous upsmon instance is already running!")
         print("Either stop the previous instance first, or use the 'reload' command.")
@@ -544,6 +542,7 @@ def _run(conffile: str, pidfn: str, *, debug: int, foreground: bool, check_k: bo
     conf = read_upsmon_conf(conffile)
     for w in conf.warnings:
         log.warning("%s", w)
+    _describe(conf)
     if check_k:
         return check_pdflag(conf.powerdownflag)
     if conf.debug_min is not None and conf.debug_min > debug:
@@ -578,7 +577,6 @@ def _run(conffile: str, pidfn: str, *, debug: int, foreground: bool, check_k: bo
         except Fatal as exc:
             log.error("%s", exc.message)
             return exc.status
-    _describe(conf)
     mon = Upsmon(conf, conffile, parent=parent_sock)
     mon.install_signals()
     return mon.run()
