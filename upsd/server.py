@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import ssl
 import time
@@ -31,6 +32,12 @@ READ_CHUNK = 512            # upsd reads SMALLBUF at a time; a parse error drops
 IDLE_TIMEOUT = 60           # seconds without a complete line before a client is shed
 TICK = 1.0                  # how often the "main-loop pass" work runs
 LISTEN_BACKLOG = 16
+ARG_LIMIT = 32
+WORDLEN_LIMIT = 512
+
+# Requests made only of plain words (no quote, backslash, #, = or control bytes) tokenize exactly like
+# str.split(); such chunks skip the per-character state machine.  Anything else takes the full path.
+_PLAIN = re.compile(r"[\x21\x24-\x3c\x3e-\x5b\x5d-\x7e \t\r\x0b\x0c\n]*")
 
 
 @dataclass
@@ -54,7 +61,7 @@ class Client(asyncio.Protocol):
     """One network client (nut_ctype_t)."""
 
     __slots__ = ("server", "transport", "addr", "username", "password", "loginups", "tracking",
-                 "last_heard", "ssl", "tok", "serviced", "closed", "tls_pending", "backlog")
+                 "last_heard", "ssl", "tok", "serviced", "closed", "tls_pending", "backlog", "partial")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -71,6 +78,7 @@ class Client(asyncio.Protocol):
         self.closed = False
         self.tls_pending = False
         self.backlog: list[bytes] = []
+        self.partial = False        # the tokenizer holds part of a line
 
     # -- asyncio callbacks -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,19 +95,43 @@ class Client(asyncio.Protocol):
             self.backlog.append(data)
             return
         text = data.decode("latin-1")
+        if not self.partial and text.endswith("\n") and _PLAIN.fullmatch(text):
+            self._plain_lines(text)
+        else:
+            self._slow(text)
+        if self.last_heard == 0 and not self.closed:
+            self.server.loop.call_soon(self._logout_check)
+
+    def _plain_lines(self, text: str) -> None:
+        server = self.server
+        for line in text.split("\n")[:-1]:
+            words = line.split()
+            if len(words) > ARG_LIMIT:
+                del words[ARG_LIMIT:]
+            for i, w in enumerate(words):
+                if len(w) > WORDLEN_LIMIT:
+                    words[i] = w[:WORDLEN_LIMIT]
+            self.tok.lineno += 1
+            self.last_heard = time.time()
+            server.dispatch(self, words)
+            if self.closed or self.tls_pending:
+                return
+
+    def _slow(self, text: str) -> None:
         for start in range(0, len(text), READ_CHUNK):
             self._read_piece(text[start:start + READ_CHUNK])
             if self.closed or self.tls_pending:
                 return
-        if self.last_heard == 0:
-            self.server.loop.call_soon(self._logout_check)
 
     def _read_piece(self, piece: str) -> None:
         feed = self.tok.feed_char
-        for i, ch in enumerate(piece):
+        self.partial = True
+        for ch in piece:
             line = feed(ch)
             if line is None:
+                self.partial = True
                 continue
+            self.partial = False
             if line.error:
                 log.info("Parse error on sock: %s", line.error)
                 return
