@@ -17,7 +17,7 @@ import threading
 import tty
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Self
 
 from pnut.drivers.apcsmart_sim import SmartUPS
 from pnut.drivers.apcsmart_sim_models import PROFILES
@@ -35,6 +35,7 @@ Options:
   -m MODEL, --model=MODEL    Simulated unit: smart-ups-1500 or smart-ups-1250-old [default: smart-ups-1500]
   -l PATH, --link=PATH       Also make PATH a symbolic link to the pty slave.
   -c PATH, --control=PATH    Listen for control commands on this Unix socket.
+  -t PORT, --tcp=PORT        Serve a raw TCP stream on 127.0.0.1:PORT instead of a pty (0: any free port).
   --drain=RATE               Battery charge lost per second on battery, in % [default: 0.5]
   --recharge=RATE            Battery charge gained per second on mains, in % [default: 0.2]
   -D                         Log every byte received and sent.
@@ -42,28 +43,17 @@ Options:
 """
 
 
-class SimulatorPty:
-    """Serve a SmartUPS on a fresh pty from a background thread.  Use `call()` or `lock` to touch the unit."""
+class _Runner:
+    """What both transports share: the unit, its lock, a background thread and a stop pipe."""
 
-    def __init__(self, ups: SmartUPS, link: str | None = None, tick: float = 0.05) -> None:
+    def __init__(self, ups: SmartUPS, tick: float) -> None:
         self.ups = ups
-        self.link = link
         self.tick_interval = tick
         self.lock = threading.RLock()
-        self.master, self._slave = os.openpty()
-        # keep our own slave descriptor: the line stays up between driver runs, and no echo until a driver
-        # sets its own modes
-        tty.setraw(self._slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self._slave)
         self._stop_r, self._stop_w = os.pipe()
         self._thread: threading.Thread | None = None
-        if link:
-            if os.path.lexists(link):
-                os.unlink(link)
-            os.symlink(self.path, link)
 
-    def start(self) -> SimulatorPty:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name="apcsmart-sim", daemon=True)
         self._thread.start()
         return self
@@ -73,15 +63,13 @@ class SimulatorPty:
             os.write(self._stop_w, b"x")
             self._thread.join(5)
             self._thread = None
-        for fd in (self.master, self._slave, self._stop_r, self._stop_w):
+        for fd in (self._stop_r, self._stop_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        if self.link and os.path.islink(self.link):
-            os.unlink(self.link)
 
-    def __enter__(self) -> SimulatorPty:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -93,6 +81,47 @@ class SimulatorPty:
             result = fn(*args)
             self._send(self.ups.tick())
         return result
+
+    def _exchange(self, data: bytes) -> None:
+        with self.lock:
+            out = self.ups.feed(data) if data else self.ups.tick()
+            if data:
+                log.debug("rx %r", data)
+            self._send(out)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _send(self, out: bytes) -> None:
+        raise NotImplementedError
+
+
+class SimulatorPty(_Runner):
+    """Serve a SmartUPS on a fresh pty from a background thread.  Use `call()` or `lock` to touch the unit."""
+
+    def __init__(self, ups: SmartUPS, link: str | None = None, tick: float = 0.05) -> None:
+        super().__init__(ups, tick)
+        self.link = link
+        self.master, self._slave = os.openpty()
+        # keep our own slave descriptor: the line stays up between driver runs, and no echo until a driver
+        # sets its own modes
+        tty.setraw(self._slave)
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self._slave)
+        if link:
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(self.path, link)
+
+    def stop(self) -> None:
+        super().stop()
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.link and os.path.islink(self.link):
+            os.unlink(self.link)
 
     def _run(self) -> None:
         while True:
@@ -107,11 +136,7 @@ class SimulatorPty:
                     data = b""
                 except OSError:
                     return
-            with self.lock:
-                out = self.ups.feed(data) if data else self.ups.tick()
-                if data:
-                    log.debug("rx %r", data)
-                self._send(out)
+            self._exchange(data)
 
     def _send(self, out: bytes) -> None:
         if not out:
@@ -119,14 +144,69 @@ class SimulatorPty:
         log.debug("tx %r", out)
         try:
             os.write(self.master, out)
-        except (BlockingIOError, OSError) as exc:      # nobody reading and the queue is full
+        except OSError as exc:      # nobody reading and the queue is full
             log.warning("pty write dropped %d bytes: %s", len(out), exc)
+
+
+class SimulatorTcp(_Runner):
+    """Serve a SmartUPS as a raw TCP byte stream (pyserial's socket://HOST:PORT), one client at a time.
+
+    Like a serial cable being replugged, a new connection replaces the old one; alerts sent while nobody is
+    connected are lost.
+    """
+
+    def __init__(self, ups: SmartUPS, host: str = "127.0.0.1", port: int = 0, tick: float = 0.05) -> None:
+        super().__init__(ups, tick)
+        self.listener = socket.create_server((host, port))
+        self.address: tuple[str, int] = self.listener.getsockname()[:2]
+        self.url = f"socket://{self.address[0]}:{self.address[1]}"
+        self._conn: socket.socket | None = None
+
+    def stop(self) -> None:
+        super().stop()
+        for s in (self._conn, self.listener):
+            if s is not None:
+                s.close()
+        self._conn = None
+
+    def _run(self) -> None:
+        while True:
+            watch: list[Any] = [self.listener, self._stop_r] + ([self._conn] if self._conn else [])
+            ready, _, _ = select.select(watch, [], [], self.tick_interval)
+            if self._stop_r in ready:
+                return
+            if self.listener in ready:
+                conn, _ = self.listener.accept()
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = conn
+                continue
+            data = b""
+            if self._conn is not None and self._conn in ready:
+                try:
+                    data = self._conn.recv(1024)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._conn.close()
+                    self._conn = None
+                    continue
+            self._exchange(data)
+
+    def _send(self, out: bytes) -> None:
+        if not out or self._conn is None:
+            return
+        log.debug("tx %r", out)
+        try:
+            self._conn.sendall(out)
+        except OSError as exc:
+            log.warning("tcp write dropped %d bytes: %s", len(out), exc)
 
 
 # ---------------------------------------------------------------------- control channel
 
 
-def handle_control(sim: SimulatorPty, line: str) -> dict[str, Any]:
+def handle_control(sim: _Runner, line: str) -> dict[str, Any]:
     """Execute one control command; return the JSON-able reply."""
     words = line.split()
     if not words:
@@ -180,7 +260,7 @@ def _order_dict(order: Any) -> dict[str, Any]:
     return d
 
 
-def serve_control(sim: SimulatorPty, path: str) -> socketserver.ThreadingUnixStreamServer:
+def serve_control(sim: _Runner, path: str) -> socketserver.ThreadingUnixStreamServer:
     """Start the control socket in a background thread."""
 
     class Handler(socketserver.StreamRequestHandler):
@@ -231,16 +311,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"apcsmart-sim: {exc}", flush=True)
         return 1
+    sim: _Runner
     try:
-        sim = SimulatorPty(ups, link=opts["--link"]).start()
-    except OSError as exc:
-        print(f"apcsmart-sim: cannot set up the pty: {exc}", flush=True)
+        if opts["--tcp"] is not None:
+            sim = SimulatorTcp(ups, port=int(opts["--tcp"])).start()
+        else:
+            sim = SimulatorPty(ups, link=opts["--link"]).start()
+    except (OSError, ValueError) as exc:
+        print(f"apcsmart-sim: cannot set up the line: {exc}", flush=True)
         return 1
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     server = serve_control(sim, opts["--control"]) if opts["--control"] else None
-    print(sim.path, flush=True)        # the caller may act (and signal us) as soon as it reads this
+    # the caller may act (and signal us) as soon as it reads this line
+    print(sim.url if isinstance(sim, SimulatorTcp) else sim.path, flush=True)
     done.wait()
     if server is not None:
         server.shutdown()

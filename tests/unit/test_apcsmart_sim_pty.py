@@ -89,3 +89,21 @@ def test_command_line_rejects_unknown_model():
     res = subprocess.run([sys.executable, "-m", "pnut.drivers.apcsmart_sim", "--model=nope"],
                          capture_output=True, text=True, timeout=30)
     assert res.returncode == 1 and "unknown model 'nope'" in res.stdout
+
+
+def test_tcp_transport_through_pyserial():
+    serial = pytest.importorskip("serial")
+    from pnut.drivers.apcsmart_sim_pty import SimulatorTcp
+
+    with SimulatorTcp(SmartUPS("smart-ups-1500")) as sim:
+        port = serial.serial_for_url(sim.url, timeout=5)
+        try:
+            port.write(b"Y")
+            assert port.read_until(b"\n") == b"SM\r\n"
+            port.write(b"b")
+            assert port.read_until(b"\n") == b"601.3.I\r\n"
+            sim.call(sim.ups.power_fail)
+            port.write(b"Q")
+            assert port.read_until(b"\n") == b"!10\r\n"
+        finally:
+            port.close()
