@@ -73,6 +73,8 @@ def splitname(text: str | None) -> tuple[str, str, int]:
         raise BadAddress("upscli_splitname: can't parse empty string")
     text = text[:511]
     name = next((p for p in text.split("@") if p), "")
+    if not name:
+        raise BadAddress("")    # only '@'s: NUT 2.8.0 crashes here; we call it invalid
     if "@" not in text:
         return name, DEFAULT_HOST, DEFAULT_PORT
     host, port = splitaddr(text.split("@", 1)[1])
