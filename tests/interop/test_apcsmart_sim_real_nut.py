@@ -159,6 +159,18 @@ def test_real_stack_power_failure_and_shutdowns(nut, procs, sim_1500):
     wait_for(lambda: ups.eeprom["p"].current == "180", 20, what="grace delay rotated to 180")
     st.wait_var("ups.delay.shutdown", "180")
 
+    # string settings: '-' then eight characters, CR padded
+    res = run([real_nut("upsrw"), "-s", "ups.id=rack1", "-u", "admin", "-p", "sekret", st.ups], env=nut.env)
+    assert res.returncode == 0, res.stderr
+    wait_for(lambda: ups.strings["c"] == "rack1", 20, what="ups.id written")
+    st.wait_var("ups.id", "rack1")
+
+    # runtime calibration 'D' (toggles; the driver checks the CAL bit first)
+    st.cmd("calibrate.start")
+    st.wait_var("ups.status", "CAL OL")
+    st.cmd("calibrate.stop")
+    st.wait_var("ups.status", "OL")
+
     # harmless actions: front panel test 'A', self-test 'W' (result read back through 'X')
     st.cmd("test.panel.start")
     st.cmd("test.battery.start")
