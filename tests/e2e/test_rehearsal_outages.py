@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.rehearsal_harness import Stack, seq, settle
-from tests.procs import NutDirs, Procs
+from tests.procs import NutDirs, Procs, ours, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +19,21 @@ def stack(tmp_path_factory):
         "left": seq(("OL", 6), ("OB DISCHRG LB", 3600)),
         "right": seq(("OL", 3600)),
     })
+    sched = st.nut.root / "sched"
+    sched.mkdir()
+    (sched / "cmd.sh").write_text('#!/bin/sh\necho "$*" >> "$0.log"\n')
+    (sched / "cmd.sh").chmod(0o755)
+    st.nut.write("upssched.conf", f"CMDSCRIPT {sched / 'cmd.sh'}\nPIPEFN {sched / 'pipe'}\nLOCKFN {sched / 'lock'}\n"
+                 "AT ONBATT * START-TIMER onbatt 1\nAT ONLINE * CANCEL-TIMER onbatt back-online\n")
+    st.sched_log = sched / "cmd.sh.log"
     try:
         st.start()
         st.hosts_by_name = {}
         for name, text, kw in (
             ("ret-p", st.monitor_line("ret", True), {}),
             ("ret-s", st.monitor_line("ret", False), {}),
+            ("ret-sched", st.monitor_line("ret", False),
+             {"extra": f"NOTIFYCMD {ours('upssched')}\nNOTIFYFLAG ONBATT EXEC\nNOTIFYFLAG ONLINE EXEC\n"}),
             ("dies-p", st.monitor_line("dies", True), {"deadtime": 4}),
             ("dies-s", st.monitor_line("dies", False), {"deadtime": 4, "hostsync": 3}),
             ("min1", st.monitor_line("left", False) + st.monitor_line("right", False), {"hostsync": 2}),
@@ -52,6 +61,14 @@ def test_power_returns_before_low_battery(stack):
         assert h.shutdown_time() is None
         assert "SHUTDOWN" not in h.types() and "LOWBATT" not in h.types()
         assert not h.flag.exists()
+
+
+def test_upssched_timers_from_upsmon(stack):
+    """upsmon runs upssched as NOTIFYCMD: the ONBATT timer fires during the outage, ONLINE afterwards
+    finds no timer left and runs its cancel command."""
+    wait_for(lambda: stack.sched_log.exists() and "back-online" in stack.sched_log.read_text(), 20,
+             what="upssched commands")
+    assert stack.sched_log.read_text().splitlines() == ["onbatt", "back-online"]
 
 
 def test_driver_dies_on_battery(stack):
