@@ -1,1 +1,27 @@
-"""libupsclient: a client library for the NUT network protocol (sync and asyncio)."""
+"""libupsclient: a client library for the NUT network protocol (sync and asyncio).
+
+    from pnut.libupsclient import UpsClient, UnknownUps
+    with UpsClient("localhost") as c:
+        print(c.get_var("myups", "ups.status"))
+
+The blocking client (UpsClient, fetch_vars) never imports asyncio; AsyncUpsClient and fetch_vars_async are
+loaded only when first used.  See pnut.libupsclient(3).
+"""
+
+from __future__ import annotations
+
+from pnut.libupsclient.client import UpsClient, fetch_vars, open_socket
+from pnut.libupsclient.core import DEFAULT_PORT, BadAddress, splitaddr, splitname
+from pnut.libupsclient.errors import *  # noqa: F403  (every exception class, one per ERR code)
+from pnut.libupsclient.errors import ServerError, UpsClientError
+
+
+def __getattr__(name: str) -> object:
+    if name in ("AsyncUpsClient", "fetch_vars_async"):
+        from pnut.libupsclient import aio
+        return aio.AsyncUpsClient if name == "AsyncUpsClient" else aio.fetch_vars
+    raise AttributeError(name)
+
+
+__all__ = ["UpsClient", "fetch_vars", "open_socket", "DEFAULT_PORT", "BadAddress", "splitaddr", "splitname",
+           "ServerError", "UpsClientError", "AsyncUpsClient", "fetch_vars_async"]
