@@ -31,7 +31,9 @@ ANSWER_MAX = 512            # NUT_NET_ANSWER_MAX: a reply line is cut to this ma
 READ_CHUNK = 512            # upsd reads SMALLBUF at a time; a parse error drops the rest of that piece
 IDLE_TIMEOUT = 60           # seconds without a complete line before a client is shed
 TICK = 1.0                  # how often the "main-loop pass" work runs
-LISTEN_BACKLOG = 16
+# NUT listens with a backlog of 16; with that, a burst of connections loses SYNs and waits a second for the
+# retransmission (real upsd 2.8.0 does exactly that).  A deeper queue changes nothing else on the wire.
+LISTEN_BACKLOG = 1024
 ARG_LIMIT = 32
 WORDLEN_LIMIT = 512
 

@@ -95,6 +95,7 @@ class _FakeHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         log: list[str] = []
         self.server.sessions.append(log)       # type: ignore[attr-defined]
+        self.server.writers.append((self.wfile, self.request))      # type: ignore[attr-defined]
         for raw in self.rfile:
             line = raw.decode("latin-1").rstrip("\n")
             log.append(line)
@@ -106,7 +107,7 @@ class _FakeHandler(socketserver.StreamRequestHandler):
             if cmd == "DUMPALL":
                 reply = FAKE_DUMP
             elif cmd == "PING":
-                reply = "PONG\n"
+                reply = "" if self.server.silent else "PONG\n"       # type: ignore[attr-defined]
             elif cmd in ("SET", "INSTCMD") and "TRACKING" in words:
                 tid = words[words.index("TRACKING") + 1]
                 code = {"beeper.toggle": 3, "load.off": 0, "test.battery.start": 2}.get(words[1], 0)
@@ -124,14 +125,36 @@ class FakeDriver(socketserver.ThreadingUnixStreamServer):
 
     def __init__(self, path: str) -> None:
         self.sessions: list[list[str]] = []
+        self.writers: list = []
+        self.silent = False         # True: stop answering PING, as a hung driver would
         super().__init__(path, _FakeHandler)
         os.chmod(path, 0o660)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
+    def broadcast(self, text: str) -> None:
+        """Send lines to every connected upsd, as a driver broadcasts a state change."""
+        for w, _ in list(self.writers):
+            try:
+                w.write(text.encode())
+                w.flush()
+            except (OSError, ValueError):
+                pass
+
     def stop(self) -> None:
+        """Go away like a dying driver: stop listening, drop every connection, remove the socket."""
         self.shutdown()
         self.server_close()
+        for _, sock in list(self.writers):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.writers.clear()
+        try:
+            os.unlink(self.server_address)
+        except OSError:
+            pass
 
 
 @dataclass
