@@ -121,11 +121,17 @@ def check_error(line: str) -> None:
 
 
 def split(line: str) -> list[str]:
-    """Tokenize one reply with parseconf's rules."""
-    try:
-        return parseconf.split_line(line)
-    except parseconf.ParseError as exc:
-        raise errors.ResponseParseError(str(exc)) from None
+    """Tokenize one reply with parseconf's rules, as pconf_line() does for the C client.
+
+    pconf_line() reports success even when it stops at an unescaped '#' inside quotes: the client goes on
+    with the words read so far (NUT 2.8.0 never reports its "Parse error" for a reply), and so do we.
+    """
+    tok = parseconf.Tokenizer()
+    for ch in line:
+        done = tok.feed_char(ch)
+        if done is not None:
+            return done.words
+    return tok.end_of_string().words
 
 
 def _matches(query: Sequence[str], words: Sequence[str]) -> bool:

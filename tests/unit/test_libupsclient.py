@@ -153,9 +153,8 @@ def test_parse_get_checks_the_echo():
     assert core.parse_get(("VAR", "ups", "x.y"), 'var UPS x.y "v w"') == ["var", "UPS", "x.y", "v w"]
     with pytest.raises(errors.ProtocolError):
         core.parse_get(("VAR", "ups", "x.y"), "VAR other x.y v")
-    with pytest.raises(errors.ResponseParseError) as info:
-        core.parse_get(("VAR",), 'VAR "a # b"')
-    assert str(info.value).startswith("Parse error: ")
+    # pconf_line() stops at an unescaped '#' in quotes but still succeeds with the words so far.
+    assert core.parse_get(("VAR",), 'VAR x "a # b"') == ["VAR", "x", "a "]
 
 
 def test_list_framing():
