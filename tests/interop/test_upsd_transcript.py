@@ -142,3 +142,25 @@ def test_driver_sees_the_same_lines(stack):
     assert a == b
     assert a[0] == "DUMPALL"
     assert 'SET ups.id "a\\"b\\\\c#"' in a or any(x.startswith("SET ups.id") for x in a)
+
+
+def test_stale_driver_transcript(stack):
+    """The driver declares its data stale: both servers gate the same requests the same way."""
+    from tests.procs import wait_for
+    items = [b"GET VAR fake ups.status\n", b"LIST VAR fake\n", b"LIST CMD fake\n", b"GET TYPE fake ups.id\n",
+             b"GET DESC fake ups.id\n", b"GET CMDDESC fake load.off\n", b"GET NUMLOGINS fake\n",
+             b"LIST ENUM fake ups.delay\n", b"LIST RANGE fake input.transfer.high\n", b"GET UPSDESC fake\n",
+             b"LIST CLIENT fake\n", b"GET VAR fake server.info\n", b"USERNAME mon\nPASSWORD monpw\n",
+             b"LOGIN fake\n", b"PRIMARY fake\n", b"INSTCMD fake load.off\n", b"SET VAR fake ups.id x\n",
+             b"LIST UPS\n"]
+    stack.fake.broadcast("DATASTALE\n")
+    try:
+        for port in (stack.real_port, stack.our_port):
+            wait_for(lambda p=port: run_session(p, [b"GET VAR fake ups.status\n"]) == b"ERR DATA-STALE\n", 10,
+                     what="stale data")
+        real = run_session(stack.real_port, items)
+        ours = run_session(stack.our_port, items)
+        assert real == ours
+        assert real.startswith(b"ERR DATA-STALE\n")
+    finally:
+        stack.fake.broadcast("DATAOK\n")
