@@ -249,12 +249,15 @@ class Upsmon:
                 self.pollups(ups)
             except ShutdownDone:
                 raise
-            except Exception:                    # a bug here must not stop the watch on the others
-                log.exception("Poll UPS [%s]: internal error", ups.sys)
+            except Exception as exc:             # a bug here must not stop the watch on the others
+                log.error("Poll UPS [%s] failed - internal error: %r", ups.sys, exc)
+                log.debug("details", exc_info=True)
+                self.decider.gone(ups, self.now())
         try:
             verdict = self.decider.must_shutdown(self.now())
-        except Exception:
-            log.exception("recalc: internal error")
+        except Exception as exc:
+            log.error("recalc: internal error: %r", exc)
+            log.debug("details", exc_info=True)
             verdict = False
         if verdict:
             self.forceshutdown()
@@ -334,8 +337,8 @@ class Upsmon:
                 link.set_fsd()
             if primaries:
                 self.sync_secondaries(primaries)
-        except Exception:
-            log.exception("forceshutdown: internal error; shutting down anyway")
+        except Exception as exc:
+            log.error("forceshutdown: internal error (%r); shutting down anyway", exc)
         self.doshutdown()
 
     def sync_secondaries(self, primaries: list[Link]) -> None:
@@ -531,6 +534,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _preload() -> None:
+    """Import now what the monitor may need later: once it runs as RUN_AS_USER, the interpreter's own
+    files may be out of its reach (a Python installed under /root), and a lazy import failing then would
+    stop polling.  encodings.idna is what socket.getaddrinfo() loads on first use."""
+    import encodings.idna  # noqa: F401
+    import ssl  # noqa: F401
+    "localhost".encode("idna")
+
+
 def _run(conffile: str, pidfn: str, *, debug: int, foreground: bool, check_k: bool, one_process: bool,
          user: str | None) -> int:
     # NUT 2.8.0 runs this probe before -K too; pnut does not, so a leftover PID file can never make the
@@ -570,6 +582,7 @@ def _run(conffile: str, pidfn: str, *, debug: int, foreground: bool, check_k: bo
         parent_sock.close()
         parent_sock = child_sock
     writepid(pidfn)
+    _preload()
     if not one_process:
         run_as = conf.run_as_user or user or paths.RUN_AS_USER
         try:
