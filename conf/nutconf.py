@@ -134,6 +134,7 @@ class _Scanner:
             if c == "'":
                 end = t.find("'", self.pos + 1)
                 if end < 0:
+                    self.pos = len(t)
                     return ("".join(out), eq_unquoted), "unterminated quote"
                 chunk = t[self.pos + 1:end]
                 self.lineno += chunk.count("\n")
