@@ -135,7 +135,7 @@ def ask_username(fatal_on_eof: bool) -> str:
     if not line and fatal_on_eof:
         raise Exit("Error reading from stdin!")
     if len(line) > 1:
-        return line[:-1] if line.endswith("\n") else line[:-1]
+        return line[:-1]            # fgets() kept the newline (or the last character at EOF)
     if name is None:
         raise Exit("No username available - even tried getpwuid")
     return name
@@ -152,7 +152,7 @@ def ask_password(prompt: str = "Password: ") -> str:
         sys.stderr.write(prompt)
         sys.stderr.flush()
         line = sys.stdin.readline()
-        return line[:-1] if line.endswith("\n") else line
+        return line.removesuffix("\n")
     with tty:
         import termios
         fd = tty.fileno()
@@ -199,6 +199,7 @@ def track(ups: Any, reply: str, timeout: int) -> str:
     """upscmd/upsrw -w: given `OK TRACKING <id>`, poll `GET TRACKING <id>` once a second until the answer is
     no longer PENDING (or `timeout` seconds pass); returns the final line (SUCCESS, ERR FAILED, ...)."""
     import time
+
     from pnut.libupsclient import core, errors
     tracking_id = reply[len("OK TRACKING "):]
     start = int(time.time())

@@ -239,8 +239,7 @@ def _list_items(ups: object, kind: str, upsname: str, varname: str) -> list[list
     from pnut.libupsclient import errors
     items: list[list[str]] = []
     try:
-        for w in cli.nut_list(ups, kind, upsname, varname):
-            items.append(w)
+        items.extend(cli.nut_list(ups, kind, upsname, varname))
     except errors.UpsClientError as exc:
         raise Exit(f"Error: {exc}") from None
     return items

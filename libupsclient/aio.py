@@ -10,7 +10,7 @@ import asyncio
 import errno as _errno
 import socket
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pnut.libupsclient import core, errors
 from pnut.libupsclient.core import DEFAULT_HOST, DEFAULT_PORT, NETWORK_TIMEOUT, READ
@@ -63,10 +63,10 @@ class AsyncUpsClient:
         for family, socktype, proto, _canon, addr in infos:
             try:
                 self._reader, self._writer = await asyncio.wait_for(
-                    asyncio.open_connection(addr[0], addr[1], family=family, proto=proto),
+                    asyncio.open_connection(str(addr[0]), int(addr[1]), family=family, proto=proto),
                     self.connect_timeout)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             except OSError as exc:
                 if exc.errno not in (_errno.EAFNOSUPPORT, _errno.EINVAL):
@@ -119,10 +119,10 @@ class AsyncUpsClient:
             writer.write(b"LOGOUT\n")
             writer.close()
             await asyncio.wait_for(writer.wait_closed(), 1.0)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             pass
 
-    async def __aenter__(self) -> AsyncUpsClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -138,7 +138,7 @@ class AsyncUpsClient:
         try:
             self._writer.write(data)
             await asyncio.wait_for(self._writer.drain(), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.close()
             raise errors.ServerDisconnected() from None
         except OSError as exc:
@@ -154,7 +154,7 @@ class AsyncUpsClient:
                 return line
             try:
                 data = await asyncio.wait_for(self._reader.read(4096), self.timeout if timeout is None else timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 data = b""
             except OSError as exc:
                 await self.close()
@@ -179,7 +179,7 @@ class AsyncUpsClient:
     async def get(self, *query: str) -> list[str]:
         return await self.run(core.get(*query))
 
-    async def list(self, *query: str) -> list[list[str]]:
+    async def list_all(self, *query: str) -> list[list[str]]:
         return await self.run(core.list_(*query))
 
     async def iter_list(self, *query: str) -> AsyncIterator[list[str]]:
@@ -195,25 +195,25 @@ class AsyncUpsClient:
         return (await self.get("VAR", ups, var))[3]
 
     async def list_vars(self, ups: str) -> dict[str, str]:
-        return {w[2]: w[3] for w in await self.list("VAR", ups)}
+        return {w[2]: w[3] for w in await self.list_all("VAR", ups)}
 
     async def list_ups(self) -> dict[str, str]:
-        return {w[1]: w[2] for w in await self.list("UPS")}
+        return {w[1]: w[2] for w in await self.list_all("UPS")}
 
     async def list_clients(self, ups: str) -> list[str]:
-        return [w[2] for w in await self.list("CLIENT", ups)]
+        return [w[2] for w in await self.list_all("CLIENT", ups)]
 
     async def list_cmds(self, ups: str) -> list[str]:
-        return [w[2] for w in await self.list("CMD", ups)]
+        return [w[2] for w in await self.list_all("CMD", ups)]
 
     async def list_rw(self, ups: str) -> dict[str, str]:
-        return {w[2]: w[3] for w in await self.list("RW", ups)}
+        return {w[2]: w[3] for w in await self.list_all("RW", ups)}
 
     async def list_enum(self, ups: str, var: str) -> list[str]:
-        return [w[3] for w in await self.list("ENUM", ups, var)]
+        return [w[3] for w in await self.list_all("ENUM", ups, var)]
 
     async def list_range(self, ups: str, var: str) -> list[tuple[str, str]]:
-        return [(w[3], w[4]) for w in await self.list("RANGE", ups, var)]
+        return [(w[3], w[4]) for w in await self.list_all("RANGE", ups, var)]
 
     async def get_desc(self, ups: str, var: str) -> str:
         return (await self.get("DESC", ups, var))[3]

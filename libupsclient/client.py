@@ -17,13 +17,13 @@ from pnut.libupsclient.core import DEFAULT_HOST, DEFAULT_PORT, NETWORK_TIMEOUT, 
 TYPE_CHECKING = False     # importing typing would cost upsc ~3 ms of start-up
 if TYPE_CHECKING:
     import ssl as _ssl
-    from typing import Any
+    from typing import Any, Self
 
     from pnut.libupsclient.core import Conversation, T
 
 
 def _log(level: str, msg: str, *args: object) -> None:
-    import logging    # only on the rare paths that log (TLS), to keep start-up cheap
+    import logging  # only on the rare paths that log (TLS), to keep start-up cheap
     getattr(logging.getLogger("pnut.libupsclient"), level)(msg, *args)
 
 
@@ -178,7 +178,7 @@ class UpsClient:
             pass
         sock.close()
 
-    def __enter__(self) -> UpsClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -244,7 +244,7 @@ class UpsClient:
         """GET <query...>: the reply's words."""
         return self.run(core.get(*query))
 
-    def list(self, *query: str) -> list[list[str]]:
+    def list_all(self, *query: str) -> list[list[str]]:
         """LIST <query...>: the words of every item line."""
         return self.run(core.list_(*query))
 
@@ -262,26 +262,26 @@ class UpsClient:
         return self.get("VAR", ups, var)[3]
 
     def list_vars(self, ups: str) -> dict[str, str]:
-        return {w[2]: w[3] for w in self.list("VAR", ups)}
+        return {w[2]: w[3] for w in self.list_all("VAR", ups)}
 
     def list_ups(self) -> dict[str, str]:
         """UPS name -> description."""
-        return {w[1]: w[2] for w in self.list("UPS")}
+        return {w[1]: w[2] for w in self.list_all("UPS")}
 
     def list_clients(self, ups: str) -> list[str]:
-        return [w[2] for w in self.list("CLIENT", ups)]
+        return [w[2] for w in self.list_all("CLIENT", ups)]
 
     def list_cmds(self, ups: str) -> list[str]:
-        return [w[2] for w in self.list("CMD", ups)]
+        return [w[2] for w in self.list_all("CMD", ups)]
 
     def list_rw(self, ups: str) -> dict[str, str]:
-        return {w[2]: w[3] for w in self.list("RW", ups)}
+        return {w[2]: w[3] for w in self.list_all("RW", ups)}
 
     def list_enum(self, ups: str, var: str) -> list[str]:
-        return [w[3] for w in self.list("ENUM", ups, var)]
+        return [w[3] for w in self.list_all("ENUM", ups, var)]
 
     def list_range(self, ups: str, var: str) -> list[tuple[str, str]]:
-        return [(w[3], w[4]) for w in self.list("RANGE", ups, var)]
+        return [(w[3], w[4]) for w in self.list_all("RANGE", ups, var)]
 
     def get_desc(self, ups: str, var: str) -> str:
         return self.get("DESC", ups, var)[3]

@@ -216,6 +216,7 @@ SCENARIOS: list[tuple[str, list[str], str]] = [
     ("upslog", ["-l", "-"], ""),
     ("upslog", ["dummy@H", "x"], ""),
     ("upslog", ["-s", "dummy@H:0", "-l", "-"], ""),
+    ("upslog", ["-m", "-s", "dummy@H"], ""),            # -m (later releases) is not an option in 2.8.0
     ("upslog", ["-s", "dummy@H", "-l", "/nonexistent/dir/log"], ""),
     ("upslog", ["-s", "dummy@CLOSED", "-l", "/nonexistent/dir/log"], ""),
 ]
@@ -243,10 +244,12 @@ def test_upsc_sees_a_value_set_by_upsrw(stack):
     for value in ("a b", 'quote"hash#', "myid"):
         real, mine = run_both(stack, "upsrw", ["-s", f"ups.id={value}", *UP, "dummy@H"])
         compare(real, mine, "upsrw")
+        expect = "quote" if value == 'quote"hash#' else value   # NUT 2.8.0 loses what follows '#' on its way
+        # the driver applies a SET asynchronously: wait until upsd has the new value
+        wait_for(lambda: run_both(stack, "upsc", ["dummy@H", "ups.id"])[1].stdout.decode() == expect + "\n",
+                 10, what="the new value")
         real, mine = run_both(stack, "upsc", ["dummy@H", "ups.id"])
         compare(real, mine, "upsc")
-        if value != 'quote"hash#':     # NUT 2.8.0 itself loses this one after the '#' on the driver socket
-            assert mine.stdout.decode() == value + "\n"
 
 
 def _upslog(stack: Stack, path: str, logfile: str, fmt: str, pidbase: str) -> subprocess.Popen:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import docopt
 import pytest
-
 from pnut.clients import cli, upsc, upscmd, upslog, upsrw
-
 
 # --- getopt ---------------------------------------------------------------------------------------------
 

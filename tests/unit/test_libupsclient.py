@@ -12,11 +12,10 @@ import sys
 import threading
 
 import pytest
-
 from pnut.libupsclient import aio, core, errors, proto
 from pnut.libupsclient.client import UpsClient, fetch_vars
-from tests.procs import wait_for
 
+from tests.procs import wait_for
 
 # --- a scripted upsd ------------------------------------------------------------------------------------
 
