@@ -136,9 +136,13 @@ class Upsd:
         except ConfError as e:
             raise Fatal(str(e)) from None
         srv = self.server
+        # NUT collects the sections into a list it builds backwards, then prepends each new UPS to its
+        # table: a fresh start lists the UPSes in file order, and a reload puts new ones in front.
+        table = [(name, ds) for name, ds in upsconf.sections.items() if ds]
+        if not table:
+            log.warning("Warning: no UPS definitions in ups.conf")
         seen: set[str] = set()
-        created: list[Ups] = []
-        for name, directives in upsconf.sections.items():
+        for name, directives in reversed(table):
             driver = port = desc = None
             for d in directives:
                 if d.value is None:
@@ -154,23 +158,21 @@ class Upsd:
                 continue
             fn = f"{driver}-{name}"
             existing = srv.get_ups(name)
-            if reloading and existing is not None and existing.name.lower() not in seen:
-                seen.add(name.lower())
+            if reloading and existing is not None:
+                seen.add(existing.name.lower())
                 if existing.fn != fn:
                     log.info("Redefined UPS [%s]", name)
                     sstate.disconnect(existing)
                     existing.fn = fn
                 existing.desc = desc
                 continue
-            if existing is not None or name.lower() in seen:
+            if existing is not None:
                 log.error("UPS name [%s] is already in use!", name)
                 continue
             seen.add(name.lower())
             ups = Ups(name=name, fn=fn, desc=desc)
             srv.ups_by_name[name.lower()] = ups
-            created.append(ups)
-        if not upsconf.sections or not (created or seen):
-            log.warning("Warning: no UPS definitions in ups.conf")
+            srv.ups_list.insert(0, ups)
         if reloading:
             for ups in [u for u in srv.ups_list if u.name.lower() not in seen]:
                 log.info("Deleting UPS [%s]", ups.name)
@@ -182,10 +184,6 @@ class Upsd:
                 sstate.disconnect(ups)
                 srv.ups_list.remove(ups)
                 del srv.ups_by_name[ups.name.lower()]
-            # NUT prepends what a reload adds, so new names come first in LIST UPS
-            srv.ups_list[:0] = list(reversed(created))
-        else:
-            srv.ups_list.extend(created)
 
     def load_users(self, reloading: bool) -> None:
         path = paths.conffile("upsd.users")
