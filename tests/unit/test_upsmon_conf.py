@@ -111,3 +111,13 @@ def test_notifycmd_environment(tmp_path):
         assert (tmp_path / "o").read_text() == "ONBATT|ups@host:3493|UPS ups@host:3493 on battery"
     finally:
         del os.environ["OUT"]
+
+
+def test_sample_files_load_cleanly():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2] / "conf"
+    c = parse_upsmon_conf((root / "upsmon.conf.sample").read_text())
+    assert c.warnings == [] and c.shutdowncmd == "/sbin/shutdown -h +0" and c.powerdownflag == "/etc/killpower"
+    from pnut.conf.parseconf import iter_lines
+    words = [ln.words for ln in iter_lines((root / "upssched.conf.sample").read_text()) if ln.words]
+    assert [w[0] for w in words] == ["CMDSCRIPT", "PIPEFN", "LOCKFN"]
