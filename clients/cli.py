@@ -92,8 +92,14 @@ def progname(argv0: str | None = None) -> str:
     return os.path.basename(argv0 if argv0 is not None else sys.argv[0]) or "?"
 
 
-def run_main(body: Callable[[], int]) -> int:
-    """Turn Exit and ^C into NUT's message and status; flush stdout the way exit() does."""
+def run_main(body: Callable[[], int], whole_process: bool = True) -> int:
+    """Turn Exit and ^C into NUT's message and status; flush stdout the way exit() does.
+
+    `whole_process` is false when a test calls main(argv) in-process: signal dispositions are left alone."""
+    import signal
+    # A closed pipe ends a C client silently (SIGPIPE); Python would print a BrokenPipeError instead.
+    if whole_process and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         status = body()
     except Exit as done:

@@ -47,7 +47,7 @@ Third form (lists clients connected to a device):
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    return run_main(lambda: _upsc(args))
+    return run_main(lambda: _upsc(args), argv is None)
 
 
 def _too_old_or(exc: Exception, old: str) -> Exit:

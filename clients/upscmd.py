@@ -49,7 +49,7 @@ Administration program to initiate instant commands on UPS hardware.
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    return cli.run_main(lambda: _upscmd(args))
+    return cli.run_main(lambda: _upscmd(args), argv is None)
 
 
 def _usage(prog: str) -> int:

@@ -164,7 +164,7 @@ class Options:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    return cli.run_main(lambda: Upslog().run(args))
+    return cli.run_main(lambda: Upslog().run(args), argv is None)
 
 
 class Upslog:

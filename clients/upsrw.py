@@ -51,7 +51,7 @@ Call without -s to show all possible read/write variables (same as -l).
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    return cli.run_main(lambda: _upsrw(args))
+    return cli.run_main(lambda: _upsrw(args), argv is None)
 
 
 def _upsrw(argv: list[str]) -> int:
