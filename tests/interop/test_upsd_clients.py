@@ -102,11 +102,12 @@ def test_upslog_one_line(stack, tmp_path):
         p.communicate(timeout=10)
 
 
-def test_upsmon_secondary_logs_in(stack, tmp_path):
+@pytest.mark.parametrize("user,pw,kind", [("sec", "secpw", "secondary"), ("mon", "monpw", "primary")])
+def test_upsmon_logs_in(stack, tmp_path, user, pw, kind):
     env = _env(stack)
     conf = tmp_path / "upsmon.conf"
     conf.write_text(textwrap.dedent(f"""\
-        MONITOR dummy@127.0.0.1:{stack.our_port} 1 sec secpw secondary
+        MONITOR dummy@127.0.0.1:{stack.our_port} 1 {user} {pw} {kind}
         MINSUPPLIES 1
         SHUTDOWNCMD "/bin/true"
         POLLFREQ 1
@@ -116,9 +117,17 @@ def test_upsmon_secondary_logs_in(stack, tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         def logged_in():
+            if p.poll() is not None:
+                return True
             out = run_session(stack.our_port, [b"LIST CLIENT dummy\n"])
             return b"CLIENT dummy 127.0.0.1" in out
         wait_for(logged_in, 20, what="upsmon LOGIN")
+        if p.poll() is not None:
+            out, err = p.communicate()
+            if b"already running" in out + err:
+                # NUT 2.8.0's upsmon always checks /run/nut/upsmon.pid; another upsmon owns it right now
+                pytest.skip("another upsmon holds /run/nut/upsmon.pid")
+            raise AssertionError((out + err).decode(errors="replace")[-2000:])
         out = run_session(stack.our_port, [b"GET NUMLOGINS dummy\n"])
         assert out == b"NUMLOGINS dummy 1\n"
     finally:
