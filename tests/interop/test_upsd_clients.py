@@ -123,7 +123,8 @@ def test_upsmon_logs_in(stack, tmp_path, user, pw, kind):
             return b"CLIENT dummy 127.0.0.1" in out
         wait_for(logged_in, 20, what="upsmon LOGIN")
         if p.poll() is not None:
-            out, err = p.communicate()
+            out, err = p.communicate(timeout=10)
+            p.stdout = p.stderr = None
             if b"already running" in out + err:
                 # NUT 2.8.0's upsmon always checks /run/nut/upsmon.pid; another upsmon owns it right now
                 pytest.skip("another upsmon holds /run/nut/upsmon.pid")

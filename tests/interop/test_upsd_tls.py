@@ -99,7 +99,8 @@ def test_real_upsmon_forcessl_secondary(stack, tmp_path):
                  or b"CLIENT dummy 127.0.0.1" in run_session(stack.our_port, [b"LIST CLIENT dummy\n"]), 20,
                  what="upsmon LOGIN over TLS")
         if p.poll() is not None:
-            out, err = p.communicate()
+            out, err = p.communicate(timeout=10)
+            p.stdout = p.stderr = None
             if b"already running" in out + err:
                 pytest.skip("another upsmon holds /run/nut/upsmon.pid")
             raise AssertionError((out + err).decode(errors="replace")[-2000:])
