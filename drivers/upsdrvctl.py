@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pnut.conf import NUT_VERSION, paths
 from pnut.conf.common import Fatal, setup_logging, upsdebugx
@@ -223,7 +223,7 @@ class Controller:
             return
         # Shut down by sdorder: every 0, then every 1, ... up to the largest; negative orders never.
         top = max((u.sdorder for u in self.table), default=0)
-        for order in range(0, top + 1):
+        for order in range(top + 1):
             for ups in self.table:
                 if ups.sdorder == order:
                     command(ups)

@@ -9,12 +9,11 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
-
 from pnut.drivers import upsdrvctl
+
 from tests.procs import NutDirs, ours, run, wait_for
 
 FAKE_DRIVER = r"""#!/bin/sh

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from pnut.conf.upsconf import ConfError, Directive, parse_upsconf, read_upsconf
 
 
@@ -93,6 +92,7 @@ def test_read_file(tmp_path, monkeypatch):
 def test_samples_parse_cleanly(caplog):
     """Our own samples read without errors (every line is a comment there)."""
     from pathlib import Path
+
     import pnut.conf
     sample = Path(pnut.conf.__file__).with_name("ups.conf.sample")
     if not sample.exists():

@@ -8,12 +8,11 @@ import re
 import signal
 
 import pytest
-
 from pnut.conf.upsconf import parse_upsconf
 from pnut.drivers import upsdrvctl
 from pnut.drivers.upsdrvctl import Settings, UpsEntry, atoi, driver_path, load_table
 
-_TS = re.compile(r"^ *\d+\.\d{6}\t", re.M)
+_TS = re.compile(r"^ *\d+\.\d{6}\t", re.MULTILINE)
 
 
 @pytest.mark.parametrize("text,value", [
@@ -165,7 +164,7 @@ def test_test_mode_start_lines(confdir, capsys):
     _driver(confdir)
     (confdir / "ups.conf").write_text(f"driverpath = {confdir}\nmaxretry = 2\n[a]\ndriver = x\n[b]\ndriver = x\n"
                                       "maxretry = 1\n")
-    rc, out, err = _run(["-t", "-F", "-r", "/c", "start"], capsys)
+    rc, _out, err = _run(["-t", "-F", "-r", "/c", "start"], capsys)
     assert rc == 0
     d = confdir
     lines = [l for l in err.splitlines() if l.startswith("[D")]
@@ -178,7 +177,7 @@ def test_test_mode_explanation_is_skipped_with_d(confdir, capsys):
     _driver(confdir)
     (confdir / "ups.conf").write_text(f"driverpath = {confdir}\n[a]\ndriver = x\n")
     assert "If you're not a NUT core developer" in _run(["-t", "start"], capsys)[2]
-    rc, out, err = _run(["-t", "-d", "start"], capsys)
+    _rc, _out, err = _run(["-t", "-d", "start"], capsys)
     assert "NUT core developer" not in err
     assert f"[D2] exec:  {confdir}/x -DD -a a\n" in err
 
@@ -200,7 +199,7 @@ def test_missing_driver_program(confdir, capsys):
 def test_test_mode_stop_reports_missing_pid_files(confdir, capsys):
     (confdir / "ups.conf").write_text("[a]\ndriver = x\nport = /dev/ttyS0\n[b]\ndriver = x\n")
     (confdir / "x-b.pid").write_text("123\n")
-    rc, out, err = _run(["-t", "stop"], capsys)
+    rc, _out, err = _run(["-t", "stop"], capsys)
     assert rc == 1
     assert f"Can't open {confdir}/x-a.pid: No such file or directory\n" in err
     assert f"Can't open {confdir}/x-ttyS0.pid either: No such file or directory\n" in err
