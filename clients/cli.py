@@ -71,6 +71,16 @@ def getopt(argv: Sequence[str], optstring: str, prog: str) -> tuple[list[tuple[s
     return opts, args[i:]
 
 
+def upslogx_to_stderr() -> None:
+    """Print the client library's messages on stderr, as a NUT client's upslogx() does (no syslog)."""
+    from pnut.libupsclient import client
+
+    def sink(_level: str, text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    client.log_sink = sink
+
+
 def nut_list(ups: Any, *query: str) -> Iterator[list[str]]:
     """LIST as NUT's clients loop over it: an error on the first line raises; one later just ends the list
     (upscli_list_next() returning -1 ends their while loop quietly)."""

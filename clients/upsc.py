@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 
+from pnut.clients import cli
 from pnut.clients.cli import VERSION, Exit, getopt, nut_list, progname, run_main
 
 HELP = """\
@@ -89,6 +90,7 @@ def _upsc(argv: list[str]) -> int:
             raise Exit("Error: invalid hostname.\nRequired format: [hostname[:port]]") from None
         raise Exit("Error: invalid UPS definition.\nRequired format: upsname[@hostname[:port]]") from None
 
+    cli.upslogx_to_stderr()
     try:
         ups = UpsClient(host, port, tryssl=True)
     except errors.UpsClientError as exc:

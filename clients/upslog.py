@@ -234,6 +234,7 @@ class Upslog:
                 sys.stderr.write(f"{bad}\n")
             raise Exit("Error: invalid UPS definition.  Required format: upsname[@hostname[:port]]\n") from None
         sys.stdout.flush()
+        cli.upslogx_to_stderr()
         self.ups = ups = UpsClient(host, port, connect=False, tryssl=True)
         try:
             ups.connect()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pnut.libupsclient import core, errors
 from pnut.libupsclient.core import DEFAULT_HOST, DEFAULT_PORT, NETWORK_TIMEOUT, READ
@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from pnut.libupsclient.core import Conversation, T
 
 
+log_sink: Callable[[str, str], None] | None = None
+"""When set, the library's few messages (around TLS) go to log_sink(level, text) instead of the
+'pnut.libupsclient' logger; NUT's client programs set it to print them on stderr as upslogx() does."""
+
+
 def _log(level: str, msg: str, *args: object) -> None:
+    if log_sink is not None:
+        log_sink(level, msg % args)
+        return
     import logging  # only on the rare paths that log (TLS), to keep start-up cheap
     getattr(logging.getLogger("pnut.libupsclient"), level)(msg, *args)
 
