@@ -66,3 +66,21 @@ def test_users(caplog):
     assert "allowfrom in upsd.users is no longer used" in msgs
     assert "Unknown upsmon type weird" in msgs
     assert "Unrecognized user setting colour" in msgs
+
+
+def test_samples_read_cleanly(caplog):
+    from pathlib import Path
+    caplog.set_level(logging.INFO, logger="pnut.upsd")
+    conf_dir = Path(__file__).resolve().parents[2] / "conf"
+    conf = parse_upsd_conf((conf_dir / "upsd.conf.sample").read_text())
+    users = parse_upsd_users((conf_dir / "upsd.users.sample").read_text())
+    assert conf.listen == [] and users == {}            # everything in the samples is commented out
+    # and with the examples uncommented, every line is understood
+    def uncomment(text: str) -> str:
+        import re
+        return "\n".join(re.sub(r"^# (?=\[|    |[A-Z_]+ )", "", line) for line in text.splitlines())
+    conf = parse_upsd_conf(uncomment((conf_dir / "upsd.conf.sample").read_text()))
+    assert ("0.0.0.0", "3493") in conf.listen and conf.certfile == "/etc/nut/upsd.pem"
+    users = parse_upsd_users(uncomment((conf_dir / "upsd.users.sample").read_text()))
+    assert users["admin"].password == "change me" and users["monsecondary"].actions == {"login"}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
