@@ -38,4 +38,5 @@ def pidpath() -> str:
 
 
 def conffile(name: str) -> str:
-    return os.path.join(confpath(), name)
+    """NUT formats "<confpath>/<name>": an empty NUT_CONFPATH gives "/<name>", as in NUT."""
+    return f"{confpath()}/{name}"

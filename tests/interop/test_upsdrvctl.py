@@ -231,3 +231,31 @@ def test_our_dummy_ups_via_default_lookup(nut):
         wait_for(lambda: not _alive(pid), 10, what="pnut dummy-ups to exit")
     finally:
         _cleanup([pid] if pid else [])
+
+
+@pytest.mark.parametrize("alt,state", [("set", "set"), ("", "set"), (None, "set"), ("set", None),
+                                       ("", ""), (None, None)])
+def test_pid_file_directory_rules_same_as_nut(nut, alt, state):
+    """NUT_ALTPIDPATH, else NUT_STATEPATH (an empty value counts as unset), else /run/nut."""
+    nut.write("ups.conf", MIXED_CONF)
+    env = dict(nut.env)
+    for var, how, value in (("NUT_ALTPIDPATH", alt, str(nut.root / "alt")),
+                            ("NUT_STATEPATH", state, str(nut.state))):
+        if how is None:
+            env.pop(var, None)
+        else:
+            env[var] = value if how == "set" else ""
+    results = []
+    for prog in (REAL, ours("upsdrvctl")):
+        p = run([prog, "-t", "stop", "a"], env=env)
+        results.append((p.returncode, _norm(p.stdout, prog), _norm(p.stderr, prog)))
+    assert results[1] == results[0]
+
+
+def test_empty_confpath_same_as_nut(nut):
+    env = dict(nut.env, NUT_CONFPATH="")
+    results = []
+    for prog in (REAL, ours("upsdrvctl")):
+        p = run([prog, "start"], env=env)
+        results.append((p.returncode, _norm(p.stdout, prog), _norm(p.stderr, prog)))
+    assert results[1] == results[0]
