@@ -12,7 +12,7 @@ import sys
 import threading
 
 import pytest
-from pnut.libupsclient import aio, core, errors, proto
+from pnut.libupsclient import aio, client, core, errors, proto
 from pnut.libupsclient.client import UpsClient, fetch_vars
 
 from tests.procs import wait_for
@@ -256,7 +256,7 @@ def test_connection_refused_and_no_such_host(monkeypatch):
 
     def no_name(*_a, **_k):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    monkeypatch.setattr(socket, "getaddrinfo", no_name)
+    monkeypatch.setattr(client.socket, "getaddrinfo", no_name)     # the module the client resolves with
     with pytest.raises(errors.NoSuchHost) as info2:
         UpsClient("nowhere.invalid", 3493)
     assert str(info2.value) == "No such host"
@@ -335,7 +335,7 @@ def test_async_client(server):
 def test_sync_side_imports_nothing_heavy():
     code = ("import sys; import pnut.clients.upsc, pnut.clients.upscmd, pnut.clients.upsrw, pnut.libupsclient; "
             "from pnut.libupsclient.client import UpsClient; "
-            "print(sorted(m for m in ('asyncio', 'ssl', 'logging', 'typing', 'dataclasses', 'docopt') "
+            "print(sorted(m for m in ('asyncio', 'ssl', 'logging', 'typing', 'dataclasses', 'docopt', 'socket') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
