@@ -161,7 +161,7 @@ class DummyUps(Driver):
 
     def updateinfo(self) -> None:
         upsdebugx(1, "upsdrv_updateinfo...")
-        time.sleep(1)        # NUT's dummy-ups pauses 1 s per update; a sleep, never a busy wait
+        self.sleep(1)        # NUT's dummy-ups pauses 1 s per update: a sleep (never a busy wait) that a stop cuts short
         if self.mode == self.LOOP:
             self.parse_data_file()
             self.dstate.dataok()

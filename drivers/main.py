@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +86,10 @@ class Driver:
 
     def testvar(self, name: str) -> bool:
         return self.core.testvar(name)
+
+    def sleep(self, seconds: float) -> bool:
+        """Pause inside a callback without blocking shutdown: False if the driver is stopping."""
+        return not self.core.stopping.wait(seconds)
 
     @property
     def device_path(self) -> str:
@@ -209,6 +214,7 @@ class Core:
         self.pidfn: str | None = None
         self.exit_flag = 0
         self.reload_flag = 0
+        self.stopping = threading.Event()      # set with exit_flag, wakes Driver.sleep()
         self.driver: Driver = driver_cls(self)
 
     # -- the variable table ---------------------------------------------------------------------
@@ -605,6 +611,8 @@ class Core:
 
     # -- polling ---------------------------------------------------------------------------------
     last_error: str | None = None
+    wake: Any = None
+    loop: Any = None
 
     def safe_update(self) -> None:
         """One updateinfo(); a DeviceError marks the data stale, later polls try to reconnect."""
@@ -649,6 +657,7 @@ class Core:
 
         def on_exit(sig: int) -> None:
             self.exit_flag = sig
+            self.stopping.set()
             self.wake.set()
 
         def on_reload(kind: int) -> None:
@@ -775,9 +784,14 @@ class Core:
         if low == "driver.exit":
             log.info("Got request to exit over the socket")
             self.exit_flag = -2
+            self.stopping.set()
+            if self.wake is not None:
+                self.loop.call_soon_threadsafe(self.wake.set)
             return STAT_INSTCMD_HANDLED
         if low in ("driver.reload", "driver.reload-or-exit"):
             self.reload_flag = 2 if low.endswith("exit") else 1
+            if self.wake is not None:
+                self.loop.call_soon_threadsafe(self.wake.set)
             return STAT_INSTCMD_HANDLED
         if low == "driver.reload-or-error":
             return STAT_INSTCMD_HANDLED if self.reload(strict=False) else STAT_INSTCMD_INVALID
