@@ -39,8 +39,17 @@ import socket
 import sys
 
 from pnut.conf import NUT_VERSION, paths
-from pnut.conf.common import (Fatal, background, become_user, get_user_pwent, sendsignalfn, sendsignalpid,
-                              set_debug_level, setup_logging, writepid)
+from pnut.conf.common import (
+    Fatal,
+    background,
+    become_user,
+    get_user_pwent,
+    sendsignalfn,
+    sendsignalpid,
+    set_debug_level,
+    setup_logging,
+    writepid,
+)
 from pnut.conf.upsconf import ConfError, read_upsconf
 from pnut.conf.upsdconf import UpsdConf, env_boolean, load_upsd_conf, load_upsd_users
 from pnut.upsd import sstate

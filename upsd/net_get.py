@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 from pnut.conf import NUT_VERSION
 from pnut.conf.parseconf import encode
 from pnut.drivers.state import Flag
-from pnut.libupsclient.proto import DESC_UNAVAILABLE, UPSDESC_UNAVAILABLE, VER_REPLY, Err
+from pnut.libupsclient.proto import (
+    DESC_UNAVAILABLE,
+    UPSDESC_UNAVAILABLE,
+    VER_REPLY,
+    Err,
+)
 
 if TYPE_CHECKING:
     from pnut.upsd.server import Client, Server

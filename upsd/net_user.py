@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from pnut.libupsclient.proto import OK_GOODBYE, OK_MASTER_GRANTED, OK_PRIMARY_GRANTED, Err
+from pnut.libupsclient.proto import (
+    OK_GOODBYE,
+    OK_MASTER_GRANTED,
+    OK_PRIMARY_GRANTED,
+    Err,
+)
 
 if TYPE_CHECKING:
     from pnut.upsd.server import Client, Server

@@ -62,8 +62,23 @@ Handler = Callable[["Server", "Client", list[str]], None]
 class Client(asyncio.Protocol):
     """One network client (nut_ctype_t)."""
 
-    __slots__ = ("server", "transport", "addr", "username", "password", "loginups", "tracking",
-                 "last_heard", "ssl", "tok", "serviced", "closed", "tls_pending", "backlog", "partial")
+    __slots__ = (
+        "addr",
+        "backlog",
+        "closed",
+        "last_heard",
+        "loginups",
+        "partial",
+        "password",
+        "server",
+        "serviced",
+        "ssl",
+        "tls_pending",
+        "tok",
+        "tracking",
+        "transport",
+        "username",
+    )
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -225,8 +240,14 @@ class Server:
         from pnut.upsd.net_list import net_list
         from pnut.upsd.net_misc import net_fsd, net_help, net_netver, net_ver
         from pnut.upsd.net_set import net_set
-        from pnut.upsd.net_user import (net_login, net_logout, net_master, net_password, net_primary,
-                                        net_username)
+        from pnut.upsd.net_user import (
+            net_login,
+            net_logout,
+            net_master,
+            net_password,
+            net_primary,
+            net_username,
+        )
         from pnut.upsd.tls import net_starttls
         # netcmds.h: name -> (handler, needs USERNAME and PASSWORD first)
         self.commands = {

@@ -57,7 +57,7 @@ async def _handshake(srv: Server, client: Client) -> None:
         log.error("SSL_accept do not accept handshake: %s", e)
         client.disconnect()
         return
-    except Exception as e:          # start_tls raises others on odd peers; keep the server alive
+    except Exception as e:  # noqa: BLE001 - start_tls raises others on odd peers; keep the server alive
         log.error("SSL handshake failed: %s", e)
         client.disconnect()
         return

@@ -33,8 +33,9 @@ class OurUpsd:
         self.dirs.write("upsd.users", UPSD_USERS)
         self.fake = FakeDriver(str(self.dirs.state / "fakedrv-fake"))
         self.procs = Procs()
-        self.proc = self.procs.start([ours("upsd"), *args, "-u", "root"], env=self.dirs.env,
-                                     stdout=open(root / "upsd.out", "w"), stderr=open(root / "upsd.err", "w"))
+        with open(root / "upsd.out", "w") as out, open(root / "upsd.err", "w") as err:
+            self.proc = self.procs.start([ours("upsd"), *args, "-u", "root"], env=self.dirs.env, stdout=out,
+                                         stderr=err)
         self.log = root / "upsd.err"
         wait_for(lambda: b"OL" in self.ask(b"GET VAR fake ups.status\n"), 15, what="our upsd serving fake")
 
@@ -182,7 +183,7 @@ def test_maxconn(tmp_path):
         extra = _conn(u.port)
         extra.sendall(b"VER\n")
         extra.settimeout(0.5)
-        with pytest.raises((TimeoutError, socket.timeout)):
+        with pytest.raises(TimeoutError):
             extra.recv(100)
         socks.pop().close()
         extra.settimeout(5)

@@ -246,7 +246,7 @@ def _count_units(data: bytes) -> int:
     in_list = False
     for line in data.split(b"\n")[:-1]:
         if in_list:
-            if line.startswith(b"END LIST") or line.startswith(b"ERR"):
+            if line.startswith((b"END LIST", b"ERR")):
                 in_list = False
                 units += 1
         elif line.startswith(b"BEGIN LIST"):
@@ -278,7 +278,7 @@ def run_session(port: int, items: list, timeout: float = 2.0) -> bytes:
                 s.settimeout(max(0.01, deadline - time.monotonic()))
                 try:
                     b = s.recv(65536)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     break
                 except ConnectionResetError:
                     b = b""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.interop.test_upsd_harness import start_stack, run_session
+from tests.interop.test_upsd_harness import run_session, start_stack
 
 LONG = b"x" * 600
 

@@ -40,7 +40,7 @@ def test_upsd_conf_bad_values(caplog):
 def test_atoi_and_env_boolean():
     assert [atoi(x) for x in ("12", " 7x", "-3", "x", "", "+4")] == [12, 7, -3, 0, 0, 4]
     assert [env_boolean(x) for x in ("TRUE", "y", "on", "1", "f", "No", "0", "what")] == \
-        [True, True, True, True, True if False else False, False, False, None]
+        [True, True, True, True, False, False, False, None]
 
 
 def test_users(caplog):

@@ -8,7 +8,6 @@ import ctypes
 import ctypes.util
 
 import pytest
-
 from pnut.conf.upsdconf import parse_upsd_users
 from pnut.upsd import server as server_mod
 from pnut.upsd.server import Client, Server, Settings
