@@ -543,9 +543,18 @@ class _Stdout:
 
     def flush(self) -> None:
         text, self.pending = self.pending, ""
-        if text:
-            sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            if text:
+                sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # like printf() into a closed pipe: lost quietly (and nothing left for Python to fail on at exit)
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+        except (OSError, ValueError, AttributeError):
+            pass            # stdout closed: NUT's printf() fails silently too
 
 
 _out = _Stdout()
@@ -661,6 +670,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Entry point of the `upsdrvctl` console script; argv excludes the program name."""
     prog = prog or sys.argv[0]
     args = sys.argv[1:] if argv is None else list(argv)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="surrogateescape")    # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass        # echo undecodable argv bytes back unchanged, as NUT's C strings do
     setup_logging("upsdrvctl")
     global _errno
     _errno = _CErrno()

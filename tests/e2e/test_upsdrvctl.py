@@ -342,3 +342,14 @@ def test_shutdown_runs_our_dummy_ups_with_k(nut):
     p = ctl(nut, "-u", "root", "shutdown")
     assert p.returncode == 1          # dummy-ups cannot shut anything down, as NUT's
     assert "Driver failed to start (exit status=1)\n" in p.stderr
+
+
+# -- closed or short-lived output ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("shell", ["{prog} -h >&-", "{prog} -h | head -c 1 >/dev/null", "{prog} bogus 2>&-"])
+def test_closed_output_is_not_an_error(nut, shell):
+    """Like NUT's printf(), writing into a closed stdout or a pipe nobody reads fails quietly."""
+    p = subprocess.run(["sh", "-c", shell.format(prog=ours("upsdrvctl"))], env=nut.env, capture_output=True,
+                       text=True, timeout=30, check=False)
+    assert "Traceback" not in p.stderr and "Exception" not in p.stderr
+    assert p.stderr in ("", "Error: unrecognized command [bogus]\n")

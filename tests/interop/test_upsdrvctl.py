@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(REAL) and real_nut("dummy-up
                                 reason="Debian's upsdrvctl/dummy-ups 2.8.0 are not installed")
 
 _TS = re.compile(r"^ *\d+\.\d{6}\t", re.MULTILINE)
+_TSB = re.compile(rb"^ *\d+\.\d{6}\t", re.MULTILINE)
 
 MIXED_CONF = f"""\
 maxretry = 2
@@ -258,4 +259,16 @@ def test_empty_confpath_same_as_nut(nut):
     for prog in (REAL, ours("upsdrvctl")):
         p = run([prog, "start"], env=env)
         results.append((p.returncode, _norm(p.stdout, prog), _norm(p.stderr, prog)))
+    assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("args", [[b"\xff"], [b"-t", b"stop", b"caf\xe9"], [b"-u", b"\xfe", b"-t", b"start", b"a"]])
+def test_undecodable_arguments_same_as_nut(nut, args):
+    """Bytes that are not UTF-8 come back out unchanged, as from NUT's C strings."""
+    nut.write("ups.conf", MIXED_CONF)
+    results = []
+    for prog in (REAL, ours("upsdrvctl")):
+        p = subprocess.run([prog.encode(), *args], env=nut.env, capture_output=True, timeout=30, check=False)
+        results.append((p.returncode, _TSB.sub(b"TS\t", p.stdout.replace(prog.encode(), b"PROG")),
+                        _TSB.sub(b"TS\t", p.stderr)))
     assert results[1] == results[0]
