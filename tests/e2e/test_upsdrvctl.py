@@ -353,3 +353,24 @@ def test_closed_output_is_not_an_error(nut, shell):
                        text=True, timeout=30, check=False)
     assert "Traceback" not in p.stderr and "Exception" not in p.stderr
     assert p.stderr in ("", "Error: unrecognized command [bogus]\n")
+
+
+@pytest.mark.skipif(not _have_our_dummy_ups(), reason="pnut's dummy-ups is not installed")
+def test_commands_to_our_running_dummy_ups(nut):
+    """-c reload (SIGHUP) keeps the driver; reload-or-error and exit go over its socket."""
+    nut.write("a.dev", "ups.status: OL\n")
+    nut.write("ups.conf", "[a]\n driver = dummy-ups\n port = a.dev\n")
+    assert ctl(nut, "-u", "root", "start").returncode == 0
+    pid = int((nut.state / "dummy-ups-a.pid").read_text())
+    try:
+        p = ctl(nut, "-c", "reload")
+        assert (p.returncode, p.stderr) == (0, "")
+        assert _alive(pid)
+        p = ctl(nut, "-c", "reload-or-error", "a")
+        assert p.returncode == 0
+        assert p.stderr == "Request to reload-or-error returned code 0\n"
+        p = ctl(nut, "-c", "exit")
+        assert p.returncode == 0
+        wait_for(lambda: not _alive(pid), 10, what="dummy-ups to exit")
+    finally:
+        _kill(pid)
