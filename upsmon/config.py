@@ -88,6 +88,11 @@ class UpsmonConf:
     notifymsg: dict[NotifyType, str] = field(default_factory=dict)
     notifyflag: dict[NotifyType, Flag] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)    # (level, text) in file order, for the log
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.notes.append(("warning", text))
 
     @property
     def total_power(self) -> int:
@@ -98,13 +103,13 @@ def parse_upsmon_conf(text: str, path: str = "upsmon.conf") -> UpsmonConf:
     conf = UpsmonConf()
     for line in iter_lines(text):
         if line.error:
-            conf.warnings.append(f"Parse error: {path}:{line.lineno}: {line.error}")
+            conf.warn(f"Parse error: {path}:{line.lineno}: {line.error}")
             continue
         words = line.words
         if not words:
             continue
         if not _directive(conf, words):
-            conf.warnings.append(f"{path} line {line.lineno}: invalid directive " + " ".join(words))
+            conf.warn(f"{path} line {line.lineno}: invalid directive " + " ".join(words))
     return conf
 
 
@@ -137,7 +142,7 @@ def _directive(conf: UpsmonConf, words: list[str]) -> bool:
         if n >= 0:
             conf.minsupplies = n
         else:
-            conf.warnings.append(f"MINSUPPLIES must be at least 0 (got {words[1]})")
+            conf.warn(f"MINSUPPLIES must be at least 0 (got {words[1]})")
         return True
     if key == "CERTIDENT" and len(words) >= 3:
         conf.certident = (words[1], words[2])
@@ -148,18 +153,18 @@ def _directive(conf: UpsmonConf, words: list[str]) -> bool:
     if key == "NOTIFYMSG" and len(words) >= 3:
         t = NotifyType.lookup(words[1])
         if t is None:
-            conf.warnings.append(f"'{words[1]}' is not a valid notify event name")
+            conf.warn(f"'{words[1]}' is not a valid notify event name")
         else:
             conf.notifymsg[t] = words[2]
         return True
     if key == "NOTIFYFLAG" and len(words) >= 3:
         t = NotifyType.lookup(words[1])
         if t is None:
-            conf.warnings.append(f"Warning: invalid notify type [{words[1]}]")
+            conf.warn(f"Warning: invalid notify type [{words[1]}]")
             return True
         flags, bad = parse_flags(words[2])
         for b in bad:
-            conf.warnings.append(f"Invalid notify flag: [{b}]")
+            conf.warn(f"Invalid notify flag: [{b}]")
         conf.notifyflag[t] = flags
         return True
     return False
@@ -171,20 +176,22 @@ def _monitor(conf: UpsmonConf, words: list[str]) -> None:
                     "Convert it and add a username to upsd.users - see the documentation\n"
                     "Fatal error: unusable configuration")
     if len(words) < 6:
-        conf.warnings.append("Invalid MONITOR line: " + " ".join(words))
+        conf.warn("Invalid MONITOR line: " + " ".join(words))
         return
     sysname = words[1]
     try:
         upsname, host, port = splitname(sysname)
     except BadAddress as exc:
-        conf.warnings.append(f"Error: unable to split UPS name [{sysname}]: {exc}")
+        conf.warn(f"Error: unable to split UPS name [{sysname}]: {exc}")
         return
     if any(m.sys == sysname for m in conf.monitors):
-        conf.warnings.append(f"Warning: ignoring duplicate UPS [{sysname}]")
+        conf.warn(f"Warning: ignoring duplicate UPS [{sysname}]")
         return
     pv = _atoi(words[2])
     if pv < 0:
-        conf.warnings.append(f"UPS [{sysname}]: ignoring invalid power value [{words[2]}]")
+        conf.warn(f"UPS [{sysname}]: ignoring invalid power value [{words[2]}]")
         return
     primary = words[5].casefold() in ("primary", "master")
     conf.monitors.append(Monitor(sysname, upsname, host, port, pv, words[3], words[4], primary))
+    conf.notes.append(("info", f"UPS: {sysname} (monitoring only)" if pv == 0 else
+                       f"UPS: {sysname} ({'primary' if primary else 'secondary'}) (power value {pv})"))

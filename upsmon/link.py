@@ -8,7 +8,7 @@ network fault can never take the monitoring loop (and with it a shutdown) down.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pnut.libupsclient import core, errors
 from pnut.libupsclient.client import UpsClient
@@ -33,9 +33,7 @@ class Link:
     conf: UpsmonConf
     client: UpsClient | None = None
     logged_in: bool = False
-    family_hint: str = ""
     timeout: float = NET_TIMEOUT
-    _stale: list[UpsClient] = field(default_factory=list)
 
     @property
     def connected(self) -> bool:
@@ -48,7 +46,9 @@ class Link:
                          capath=certpath, connect=False)
 
     def connect(self) -> bool:
-        """try_connect(): True when the UPS may be polled this round (connected, login attempted)."""
+        """try_connect(): True when the UPS may be polled this round.  A refused login leaves the connection
+        open (and `connected` true) but returns False: NUT skips that round and polls unauthenticated
+        from the next one on."""
         self.close()
         if self.conf.certverify and not self.conf.certpath:
             log.error("Configuration error: CERTVERIFY is set, but CERTPATH isn't")
@@ -66,37 +66,39 @@ class Link:
             client.close()
             return False
         self.client = client
-        self._authenticate()
-        return True
+        return self._authenticate()
 
     def _ask(self, line: str) -> str:
         assert self.client is not None
         return self.client.run(core.command(line, check=False))
 
-    def _authenticate(self) -> None:
+    def _authenticate(self) -> bool:
         mon = self.mon
         try:
             self._ask(f"USERNAME {mon.username}")                 # the reply is not checked (as NUT)
             reply = self._ask(f"PASSWORD {mon.password}")
             if not reply.startswith("OK"):
                 log.error("Set password on [%s] failed - got [%s]", mon.sys, reply)
-                return
+                return False
             reply = self._ask(f"LOGIN {mon.upsname}")
             if not reply.startswith("OK"):
                 log.error("Login on UPS [%s] failed - got [%s]", mon.sys, reply)
-                return
+                return False
             self.logged_in = True
             log.debug("Logged into UPS %s", mon.sys)
             if not mon.primary:
-                return
+                return True
             if self._ask(f"PRIMARY {mon.upsname}").startswith("OK"):
-                return
+                return True
             reply = self._ask(f"MASTER {mon.upsname}")
             if not reply.startswith("OK"):
                 log.error("Primary managerial privileges unavailable on UPS [%s]", mon.sys)
                 log.error("Response: [%s]", reply)
+                return False
+            return True
         except errors.UpsClientError as exc:
             log.error("UPS [%s]: %s", mon.sys, exc)
+            return False
 
     def poll(self) -> str:
         """`GET VAR <ups> ups.status`; raises PollFailed after logging NUT's message."""

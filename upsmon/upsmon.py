@@ -199,7 +199,12 @@ class Upsmon:
         self.watches = {u.sys: Watch(u.mon) for u in self.decider.upses}
 
     def now(self) -> float:
-        return self.clock()           # type: ignore[operator,no-any-return]
+        """Whole seconds, as NUT's time_t: the rules compare with `>`, and 2.8.0's timing is reproduced
+        to the second (e.g. NOCOMMWARNTIME 1 repeats every 2 s, not every 1.01 s)."""
+        return float(int(self.clock()))   # type: ignore[operator]
+
+    def mono(self) -> float:
+        return self.clock()               # type: ignore[operator,no-any-return]
 
     # signals: flags only; the loop acts on them at the top of its next pass (as NUT)
     def install_signals(self) -> None:
@@ -269,7 +274,8 @@ class Upsmon:
         if not link.connected:
             self.watches[ups.sys].stop()
             if not link.connect():
-                self.decider.gone(ups, self.now())
+                if not link.connected:
+                    self.decider.gone(ups, self.now())
                 return
         try:
             status = link.poll()
@@ -285,9 +291,9 @@ class Upsmon:
 
     def sleep(self, seconds: float) -> None:
         """Wait for the next pass; a signal or a pushed status change ends the wait early."""
-        deadline = self.now() + seconds
+        deadline = self.mono() + seconds
         while not (self.exit_signal or self.reload_flag or self.userfsd):
-            left = deadline - self.now()
+            left = deadline - self.mono()
             if left <= 0:
                 return
             fds: list[object] = [w for w in self.watches.values() if w.active]
@@ -342,12 +348,12 @@ class Upsmon:
         self.doshutdown()
 
     def sync_secondaries(self, primaries: list[Link]) -> None:
-        start = self.now()
+        start = self.mono()
         while True:
             counts = [n for n in (link.numlogins() for link in primaries) if n is not None]
             if max(counts, default=0) <= 1:
                 return
-            if self.now() - start > self.conf.hostsync:
+            if self.mono() - start > self.conf.hostsync:
                 log.warning("Host sync timer expired, forcing shutdown")
                 return
             time.sleep(FSD_SYNC_INTERVAL)
@@ -450,12 +456,9 @@ class Upsmon:
 # --- the program ----------------------------------------------------------------------------------------
 
 def _describe(conf: UpsmonConf) -> None:
-    for m in conf.monitors:
-        if m.powervalue == 0:
-            log.info("UPS: %s (monitoring only)", m.sys)
-        else:
-            log.info("UPS: %s (%s) (power value %d)", m.sys, "primary" if m.primary else "secondary",
-                     m.powervalue)
+    """What NUT logs while reading the file: each MONITOR line and each complaint, in file order."""
+    for level, text in conf.notes:
+        getattr(log, level)("%s", text)
     if conf.powerdownflag:
         log.info("Using power down flag file %s", conf.powerdownflag)
 
@@ -552,8 +555,6 @@ def _run(conffile: str, pidfn: str, *, debug: int, foreground: bool, check_k: bo
         print("Either stop the previous instance first, or use the 'reload' command.")
         return 1
     conf = read_upsmon_conf(conffile)
-    for w in conf.warnings:
-        log.warning("%s", w)
     _describe(conf)
     if check_k:
         return check_pdflag(conf.powerdownflag)
