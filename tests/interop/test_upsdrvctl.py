@@ -272,3 +272,21 @@ def test_undecodable_arguments_same_as_nut(nut, args):
         results.append((p.returncode, _TSB.sub(b"TS\t", p.stdout.replace(prog.encode(), b"PROG")),
                         _TSB.sub(b"TS\t", p.stderr)))
     assert results[1] == results[0]
+
+
+def test_commands_to_a_running_nut_driver(nut):
+    """NUT 2.8.0's dummy-ups ignores SIGHUP/SIGURG and answers driver.* socket requests with code 1."""
+    _dummy_conf(nut, names="a")
+    assert run([ours("upsdrvctl"), "-u", "root", "start"], env=nut.env).returncode == 0
+    pid = _pids(nut, "a")["a"]
+    try:
+        for cmd in ("reload", "dump"):
+            p = run([ours("upsdrvctl"), "-c", cmd], env=nut.env)
+            assert (p.returncode, p.stderr) == (0, "")
+        assert _alive(pid)
+        for cmd in ("reload-or-error", "exit"):
+            p = run([ours("upsdrvctl"), "-c", cmd, "a"], env=nut.env)
+            assert (p.returncode, p.stderr) == (1, f"Request to {cmd} returned code 1\n")
+        assert _alive(pid)
+    finally:
+        _cleanup([pid])
