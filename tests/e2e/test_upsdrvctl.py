@@ -161,6 +161,15 @@ def test_shutdown_failure_is_reported(nut, fake):
     assert calls(fake) == ["rec -a fail -k", "rec -a ok -k"]
 
 
+def test_nowait_does_not_apply_to_shutdown(nut, fake):
+    """pnut waits for every shutdown command (NUT 2.8.0 would not with nowait, breaking sdorder)."""
+    conf(nut, fake, "nowait\n", fail=" sdorder = 1\n", ok="")
+    p = ctl(nut, "shutdown")
+    assert p.returncode == 1
+    assert p.stderr == "Driver failed to start (exit status=2)\n"
+    assert calls(fake) == ["rec -a ok -k", "rec -a fail -k"]
+
+
 def test_sdorder_on_a_sections_first_line_counts(nut, fake):
     """NUT 2.8.0 forgets sdorder when it is the first line of a section; pnut does not."""
     nut.write("ups.conf", f"driverpath = {fake}\n[late]\n sdorder = 1\n driver = rec\n port = x\n"
