@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from pnut.clients.cli import login_name
 from tests.procs import NutDirs, Procs, free_port, ours, real_nut, wait_for
 
 NSS_NOTICE = "Init SSL without certificate database\n"
@@ -321,3 +322,65 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def _on_a_terminal(path: str, argv: list[str], env: dict[str, str], answers: list[tuple[bytes, bytes]]) -> bytes:
+    """Run a program with a pseudo-terminal as its controlling terminal and stdio; answer each prompt once it
+    has appeared (getpass flushes typed-ahead input) and return everything the terminal showed."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    p = subprocess.Popen([f"./{os.path.basename(path)}", *argv], cwd=os.path.dirname(path), env=env,
+                         stdin=slave, stdout=slave, stderr=slave, preexec_fn=own_terminal, close_fds=True)
+    os.close(slave)
+    seen = b""
+    pending = list(answers)
+    deadline = time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline:
+            if pending and seen.endswith(pending[0][0]):
+                os.write(master, pending.pop(0)[1])
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:          # EIO: the program has gone and closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif p.poll() is not None:
+                break
+        p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    return seen + f"[exit {p.returncode}]".encode()
+
+
+@pytest.mark.parametrize("prog, args, answers", [
+    ("upscmd", ["dummy@H", "load.off"], [(b"Username (LOGIN): ", b"admin\n"), (b"Password: ", b"secret\n")]),
+    ("upscmd", ["dummy@H", "load.off"], [(b"Username (LOGIN): ", b"admin\n"), (b"Password: ", b"wrong\n")]),
+    ("upscmd", ["-u", "admin", "dummy@H", "load.off"], [(b"Password: ", b"secret\n")]),
+    ("upsrw", ["-s", "ups.id", "dummy@H"], [(b"Username (LOGIN): ", b"admin\n"), (b"Password: ", b"secret\n"),
+                                            (b"Enter new value for ups.id: ", b"myid\n")]),
+], ids=["upscmd-prompts", "upscmd-bad-password", "upscmd-password-only", "upsrw-prompts"])
+def test_prompts_on_a_terminal(stack, prog, args, answers):
+    """The interactive prompts, echo off for the password, exactly as Debian's clients show them."""
+    argv = [a.replace("H", stack.host, 1) if a.endswith("@H") else a for a in args]
+    login = (login_name() or "").encode()
+    answers = [(prompt.replace(b"LOGIN", login), reply) for prompt, reply in answers]
+    shown = [_on_a_terminal(path, argv, stack.nut.env, answers) for path in (_real_client(prog), ours(prog))]
+    assert shown[1] == shown[0], shown
+    assert b"secret" not in shown[1]
+    assert shown[1].startswith(b"Username (" + login + b"): admin\r\n" if args[0] != "-u" else b"Password: ")
