@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from pnut.clients.cli import login_name
+
 from tests.procs import NutDirs, Procs, free_port, ours, real_nut, wait_for
 
 NSS_NOTICE = "Init SSL without certificate database\n"
@@ -82,11 +82,11 @@ def stack(tmp_path_factory):
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         upsc = _real_client("upsc")
         wait_for(lambda: subprocess.run([upsc, f"dummy@{st.host}", "ups.status"], env=nut.env,
-                                        capture_output=True, timeout=10).stdout == b"OL\n", 15, what="upsd")
+                                        capture_output=True, timeout=10, check=False).stdout == b"OL\n", 15, what="upsd")
         # 'stale': freeze its driver; upsd declares the data stale after MAXAGE seconds.
         os.kill(st.drivers["stale"].pid, signal.SIGSTOP)
         wait_for(lambda: b"Data stale" in subprocess.run([upsc, f"stale@{st.host}"], env=nut.env,
-                                                         capture_output=True, timeout=10).stderr,
+                                                         capture_output=True, timeout=10, check=False).stderr,
                  20, interval=0.5, what="stale data")
         yield st
     finally:
@@ -105,7 +105,7 @@ def run_both(stack: Stack, prog: str, args: list[str], stdin: str = "", timeout:
     results = []
     for path in (_real_client(prog), ours(prog)):
         p = subprocess.run([f"./{prog}", *subst], cwd=os.path.dirname(path), env=stack.nut.env,
-                           input=stdin.encode(), capture_output=True, timeout=timeout, start_new_session=True)
+                           input=stdin.encode(), capture_output=True, timeout=timeout, start_new_session=True, check=False)
         results.append(p)
     return results
 
@@ -247,7 +247,7 @@ def test_upsc_sees_a_value_set_by_upsrw(stack):
         compare(real, mine, "upsrw")
         expect = "quote" if value == 'quote"hash#' else value   # NUT 2.8.0 loses what follows '#' on its way
         # the driver applies a SET asynchronously: wait until upsd has the new value
-        wait_for(lambda: run_both(stack, "upsc", ["dummy@H", "ups.id"])[1].stdout.decode() == expect + "\n",
+        wait_for(lambda e=expect: run_both(stack, "upsc", ["dummy@H", "ups.id"])[1].stdout.decode() == e + "\n",
                  10, what="the new value")
         real, mine = run_both(stack, "upsc", ["dummy@H", "ups.id"])
         compare(real, mine, "upsc")
@@ -294,7 +294,7 @@ def test_upslog_background_pidfile_and_sighup_reopen(stack, tmp_path):
     """Ours: to a file it goes to the background, writes its PID file, and reopens the log on SIGHUP."""
     log = tmp_path / "ups.log"
     p = _upslog(stack, ours("upslog"), str(log), "%VAR ups.status%", "mylog")
-    out, err = p.communicate(timeout=10)           # the parent returns once the child is in the background
+    out, _err = p.communicate(timeout=10)          # the parent returns once the child is in the background
     assert p.returncode == 0
     assert out.decode() == (f"Network UPS Tools upslog 2.8.0\n"
                             f"logging status of dummy@{stack.host} to {log} (1s intervals)\n")
@@ -339,7 +339,8 @@ def _on_a_terminal(path: str, argv: list[str], env: dict[str, str], answers: lis
         fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
     p = subprocess.Popen([f"./{os.path.basename(path)}", *argv], cwd=os.path.dirname(path), env=env,
-                         stdin=slave, stdout=slave, stderr=slave, preexec_fn=own_terminal, close_fds=True)
+                         stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+                         preexec_fn=own_terminal)  # noqa: PLW1509  (TIOCSCTTY needs it; no threads here)
     os.close(slave)
     seen = b""
     pending = list(answers)
