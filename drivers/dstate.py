@@ -304,7 +304,7 @@ class DState:
             return "".join(out)
 
     # -- socket ---------------------------------------------------------------------------------
-    async def serve(self, sock: Any, handler: Callable[[Conn, list[str]], bool]) -> Any:
+    async def serve(self, sock: Any, handler: Callable[[Conn, list[str]], Any]) -> Any:
         """Serve readers on an already listening Unix socket (see Core.open_socket)."""
         import asyncio
 
@@ -331,10 +331,13 @@ class DState:
                             break          # NUT drops the rest of that read
                         if not line.words:
                             continue
-                        if not handler(conn, line.words):
+                        done = handler(conn, line.words)
+                        if done is False:
                             log.info("Unknown command on socket: ")
                             for i, w in enumerate(line.words):
                                 log.info("arg %d: %s", i, w)
+                        elif done is not True:      # a Future: keep this reader's replies in order
+                            await asyncio.wrap_future(done)
             except (ConnectionError, OSError):
                 pass
             finally:

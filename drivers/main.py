@@ -701,8 +701,10 @@ class Core:
             self.worker.shutdown(wait=False, cancel_futures=True)
 
     # -- socket requests -------------------------------------------------------------------------
-    def sock_arg(self, conn: Conn, args: list[str]) -> bool:
-        """One request line from a reader (dstate.c sock_arg); False if it is not understood."""
+    def sock_arg(self, conn: Conn, args: list[str]) -> Any:
+        """One request line from a reader (dstate.c sock_arg): False if it is not understood, else True or
+        a Future for a SET/INSTCMD running in the worker (the reader's next line waits for it, so each
+        reader gets its replies in order while other readers are served)."""
         ds = self.dstate
         verb = args[0].upper()
         if verb == "DUMPALL":
@@ -744,7 +746,7 @@ class Core:
             elif self.driver.instcmd is None:
                 log.info("Got INSTCMD, but driver lacks a handler")
             else:
-                self._dispatch(conn, tid, self.driver.instcmd, cmd, param, STAT_INSTCMD_FAILED)
+                return self._dispatch(conn, tid, self.driver.instcmd, cmd, param, STAT_INSTCMD_FAILED)
             return True
         if len(args) < 3:
             return False
@@ -758,7 +760,7 @@ class Core:
             if self.driver.setvar is None:
                 log.info("Got SET, but driver lacks a handler")
             else:
-                self._dispatch(conn, tid, self.driver.setvar, args[1], args[2], STAT_SET_FAILED)
+                return self._dispatch(conn, tid, self.driver.setvar, args[1], args[2], STAT_SET_FAILED)
             return True
         return False
 
@@ -767,7 +769,7 @@ class Core:
             self.dstate.send_one(conn, f"TRACKING {tid} {rc}\n")
 
     def _dispatch(self, conn: Conn, tid: str | None, fn: Callable[..., int], a: str, b: str | None,
-                  failed: int) -> None:
+                  failed: int) -> Any:
         """Run a handler in the driver's worker thread; the reader keeps being served meanwhile."""
         def call() -> None:
             try:
@@ -776,7 +778,7 @@ class Core:
                 log.error("handler for %s failed: %s", a, e)
                 rc = failed
             self._track(conn, tid, rc)
-        self.worker.submit(call)
+        return self.worker.submit(call)
 
     def core_instcmd(self, cmd: str) -> int | None:
         """driver.* commands the core answers itself (NUT >= 2.8.1; never listed with ADDCMD)."""
