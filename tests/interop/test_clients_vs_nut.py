@@ -195,6 +195,8 @@ SCENARIOS: list[tuple[str, list[str], str]] = [
     ("upsrw", ["-s", "ups.id", *UP, "dummy@H"], "myid\n"),
     ("upsrw", ["-s", "ups.id=myid", "dummy@H"], "admin\nsecret\n"),
     ("upsrw", ["-s", "ups.id=myid", "-u", "weak", "-p", "weak", "dummy@H"], ""),
+    ("upsrw", ["-s", "ups.id=myid", "dummy@H"], ""),
+    ("upsrw", ["-s", "ups.id=myid", "-p", "secret", "dummy@H"], "\n"),
     ("upsrw", ["-s", "ups.id=myid", "-u", "admin", "-p", "wrong", "dummy@H"], ""),
     ("upsrw", ["-s", "ups.nosuch=1", *UP, "dummy@H"], ""),
     ("upsrw", ["-s", "id=1", *UP, "dummy@H"], ""),
