@@ -268,7 +268,8 @@ def test_upslog_lines_match(stack):
     """Both upslogs in the foreground on stdout: the same header, the same lines, the same goodbye."""
     outs = []
     for path in (_real_client("upslog"), ours("upslog")):
-        p = _upslog(stack, path, "-", FORMAT, f"upslog-{len(outs)}")
+        # an absolute PID file name: Debian's upslog ignores NUT_PIDPATH and would write into /run/nut
+        p = _upslog(stack, path, "-", FORMAT, str(stack.nut.state / f"upslog-{len(outs)}.pid"))
         try:
             time.sleep(1.5)
             os.kill(p.pid, signal.SIGTERM)
