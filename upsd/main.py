@@ -95,7 +95,11 @@ class Upsd:
 
     def __init__(self, family: int) -> None:
         self.family = family
-        self.settings = Settings(statepath=paths.statepath(), datapath=paths.DATADIR)
+        # MAXCONN defaults to the open-file limit, as sysconf(_SC_OPEN_MAX) gives NUT
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        maxconn = soft if soft != resource.RLIM_INFINITY and soft > 0 else 1024
+        self.nofile_limit = maxconn
+        self.settings = Settings(statepath=paths.statepath(), datapath=paths.DATADIR, maxconn=maxconn)
         self.server = Server(self.settings)
         self.conf = UpsdConf()
         self.exit_signal = 0
@@ -128,8 +132,8 @@ class Upsd:
             b = env_boolean(env)
             if b is not None:
                 s.allow_no_device = b
-        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        if limit != resource.RLIM_INFINITY and limit < s.maxconn:
+        limit = self.nofile_limit
+        if limit < s.maxconn:
             raise Fatal(f"Your system limits the maximum number of connections to {limit}\n"
                         f"but you requested {s.maxconn}. The server won't start until this\n"
                         "problem is resolved.")
@@ -299,6 +303,18 @@ class Upsd:
             self.stop_event.set()
 
 
+def _raise_nofile() -> None:
+    """Lift the soft open-file limit to the hard one, so the event loop's own descriptors never cost a
+    client its slot (MAXCONN still defaults to the limit the process was started with)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            pass
+
+
 def check_perms(path: str) -> None:
     try:
         st = os.stat(path)
@@ -413,6 +429,7 @@ def _main(argv: list[str], prog: str, pidfn: str) -> int:
         except OSError as e:
             raise Fatal(f"chroot({opts['chroot']}): {e.strerror}") from None
     daemon = Upsd(opts["family"])
+    _raise_nofile()
     daemon.load_startup()
     daemon.server.bind(opts["family"])
     become_user(pw)

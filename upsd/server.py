@@ -29,6 +29,7 @@ log = logging.getLogger("pnut.upsd")
 
 ANSWER_MAX = 512            # NUT_NET_ANSWER_MAX: a reply line is cut to this many bytes
 READ_CHUNK = 512            # upsd reads SMALLBUF at a time; a parse error drops the rest of that piece
+WRITE_BUFFER_MAX = 1 << 20  # unread replies queued beyond the kernel's buffer before a client is dropped
 IDLE_TIMEOUT = 60           # seconds without a complete line before a client is shed
 TICK = 1.0                  # how often the "main-loop pass" work runs
 # NUT listens with a backlog of 16; with that, a burst of connections loses SYNs and waits a second for the
@@ -100,6 +101,7 @@ class Client(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport          # type: ignore[assignment]
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_MAX)      # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
         if peer:
             self.addr = str(peer[0])
@@ -163,6 +165,14 @@ class Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.client_gone(self)
+
+    def pause_writing(self) -> None:
+        """The client stopped reading and its replies pile up: NUT's write() would fail here, and NUT drops
+        such a client; so does pnut, which also keeps its memory bounded that way."""
+        log.info("write() failed for %s: client does not read its replies", self.addr)
+        if self.transport is not None:
+            self.transport.abort()          # drop what is queued instead of trickling it out
+        self.disconnect()
 
     def resume_backlog(self) -> None:
         pending, self.backlog = self.backlog, []

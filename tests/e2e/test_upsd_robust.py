@@ -292,3 +292,26 @@ def test_ipv6_listen(tmp_path):
         assert "listening on ::1 port" in u.log.read_text()
     finally:
         u.stop()
+
+
+def test_client_that_never_reads_is_dropped(upsd):
+    s = _conn(upsd.port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        s.sendall(b"LIST VAR fake\n" * 20000)          # megabytes of replies nobody reads
+    except OSError:
+        pass
+    assert upsd.ask(b"GET VAR fake ups.status\n") == b'VAR fake ups.status "OL CHRG"\n'
+    s.settimeout(10)
+    got = 0
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            got += len(b)
+    except OSError:
+        pass
+    s.close()
+    assert got < 20000 * 500                           # cut off long before every reply was written
+    assert "client does not read its replies" in upsd.log.read_text()

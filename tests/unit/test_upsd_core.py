@@ -84,6 +84,9 @@ class FakeTransport(asyncio.Transport):
     def pause_reading(self) -> None:
         pass
 
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        pass
+
     def resume_reading(self) -> None:
         pass
 
