@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from dataclasses import dataclass
 
 from pnut.libupsclient import core, errors
@@ -19,6 +20,7 @@ from pnut.upsmon.config import Monitor
 log = logging.getLogger("pnut.upsmon")
 
 WATCH_TIMEOUT = 5.0
+RETRY_AFTER = 60.0          # a watch that could not be opened is not tried again for this long
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Watch:
     mon: Monitor
     sock: socket.socket | None = None
     unsupported: bool = False
+    retry_at: float = 0.0
     _buf: core.LineBuffer | None = None
 
     def fileno(self) -> int:
@@ -39,6 +42,10 @@ class Watch:
         """Open the watch; False (and polling only) when the server does not offer it."""
         if self.sock is not None or self.unsupported:
             return self.sock is not None
+        if time.monotonic() < self.retry_at:
+            return False
+        # whatever goes wrong below, do not slow every poll down by trying again at once
+        self.retry_at = time.monotonic() + RETRY_AFTER
         try:
             sock = open_socket(self.mon.host, self.mon.port, WATCH_TIMEOUT)
         except errors.UpsClientError:
@@ -64,6 +71,7 @@ class Watch:
             return False
         sock.setblocking(False)
         self.sock, self._buf = sock, buf
+        self.retry_at = 0.0
         log.debug("UPS [%s]: watching for pushed status changes", self.mon.sys)
         return True
 
@@ -91,11 +99,13 @@ class Watch:
         sock, self.sock = self.sock, None
         if sock is not None:
             _close(sock)
+            self.retry_at = 0.0          # it worked before: try again after the next good poll
 
     def reset(self) -> None:
         """After a reload: ask again, the server may have been upgraded."""
         self.stop()
         self.unsupported = False
+        self.retry_at = 0.0
 
 
 def _close(sock: socket.socket) -> None:

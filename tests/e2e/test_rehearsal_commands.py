@@ -20,6 +20,16 @@ def test_reload_fsd_and_stop(nut, procs):
     p = st.launch(st.host("p", st.monitor_line("ups1", True), hostsync=4))
     s = st.launch(st.host("s", st.monitor_line("ups1", False)))
     other = st.launch(st.host("other", st.monitor_line("ups1", False)))
+    orphan = st.launch(st.host("orphan", st.monitor_line("ups1", False)))
+    st.wait_logins("ups1", 4)
+
+    # the privileged parent dies: the monitor carries on but says it can no longer shut down
+    orphan.proc.kill()
+    orphan.proc.wait(5)
+    orphan.wait_notice("NOPARENT", 10)
+    assert "Parent died - shutdown impossible" in (orphan.dir / "upsmon.log").read_text()
+    r = _ctl(orphan, nut, "-c", "stop")
+    assert r.returncode == 0, r.stderr
     st.wait_logins("ups1", 3)
 
     # reload: a new NOTIFYMSG takes effect without a restart
