@@ -329,7 +329,12 @@ def _parse_args(argv: list[str]) -> dict:
             "user": paths.RUN_AS_USER, "family": socket.AF_UNSPEC}
     try:
         pairs, rest = getopt.getopt(argv, "h46p:qr:i:fu:Vc:P:DFB")
-    except getopt.GetoptError:
+    except getopt.GetoptError as e:
+        argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "upsd"
+        if "requires argument" in e.msg:
+            print(f"{argv0}: option requires an argument -- '{e.opt}'", file=sys.stderr)
+        else:
+            print(f"{argv0}: invalid option -- '{e.opt}'", file=sys.stderr)
         raise _Help() from None
     for opt, val in pairs:
         if opt in ("-p", "-i"):
@@ -379,14 +384,15 @@ def main(argv: list[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "upsd"
     if prog.endswith(".py") or prog in ("-c", "__main__.py"):
         prog = "upsd"
-    print(f"Network UPS Tools {prog} {NUT_VERSION}", flush=True)
+    # stdout stays buffered as C's stdio is, so the banner lands where NUT's does when both streams share a pipe
+    print(f"Network UPS Tools {prog} {NUT_VERSION}")
     logging.raiseExceptions = False         # a broken log sink must never print a traceback
     setup_logging(prog, 0, stderr=True, syslog=False)
     pidfn = os.path.join(paths.altpidpath(), f"{prog}.pid")
     try:
         return _main(argv, prog, pidfn)
     except _Help:
-        print(HELP.format(prog=prog), end="", flush=True)
+        print(HELP.format(prog=prog), end="")
         return 0
     except SystemExit as e:
         return int(e.code or 0)
@@ -413,7 +419,7 @@ def _main(argv: list[str], prog: str, pidfn: str) -> int:
     ret = sendsignalfn(pidfn, 0) if opts["pid"] is None else sendsignalpid(opts["pid"], 0)
     if ret == 0:
         print("Fatal error: A previous upsd instance is already running!")
-        print("Either stop the previous instance first, or use the 'reload' command.", flush=True)
+        print("Either stop the previous instance first, or use the 'reload' command.")
         return 1
     if ret in (-3, -2):
         log.warning("Could not %s PID file '%s' to see if previous upsd instance is already running!\n",
@@ -435,6 +441,8 @@ def _main(argv: list[str], prog: str, pidfn: str) -> int:
     become_user(pw)
     daemon.load_rest()
     if not fg:
+        sys.stdout.flush()      # the parent shows the banner; the child's copy goes to /dev/null
+        sys.stderr.flush()
         background(prog)
         writepid(pidfn)
     elif fg == 2:
