@@ -368,6 +368,12 @@ class Upsmon:
                 self.parent.sendall(SHUTDOWN_BYTE)
             except OSError:
                 log.error("Unable to call parent pipe for shutdown")
+                # NUT 2.8.0 gives up here.  Trying SHUTDOWNCMD ourselves costs nothing and may work
+                # (RUN_AS_USER root, or a sudo rule in SHUTDOWNCMD); the shutdown is not lost for sure.
+                if os.geteuid() != 0:
+                    log.warning("Not root, shutdown may fail")
+                set_pdflag(self.conf.powerdownflag)
+                run_shutdowncmd(self.conf.shutdowncmd)
             else:
                 # Stay logged in until the parent has run SHUTDOWNCMD (it closes its end then), so a
                 # primary waiting on NUMLOGINS never outruns this host's shutdown.

@@ -28,8 +28,10 @@ def test_reload_fsd_and_stop(nut, procs):
     orphan.proc.wait(5)
     orphan.wait_notice("NOPARENT", 10)
     assert "Parent died - shutdown impossible" in (orphan.dir / "upsmon.log").read_text()
-    r = _ctl(orphan, nut, "-c", "stop")
+    # and if it must shut down now, it still tries SHUTDOWNCMD itself (NUT 2.8.0 would give up)
+    r = _ctl(orphan, nut, "-c", "fsd")
     assert r.returncode == 0, r.stderr
+    orphan.wait_shutdown(15)
     st.wait_logins("ups1", 3)
 
     # reload: a new NOTIFYMSG takes effect without a restart
