@@ -280,6 +280,11 @@ class Upsd:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.stop_event = asyncio.Event()
+        # NUT connects to every driver while it starts, before the first client is served
+        srv = self.server
+        for ups in srv.ups_list:
+            ups.connecting = True
+        await asyncio.gather(*(sstate.connect(u, self.settings.statepath, srv.tracking) for u in srv.ups_list))
         await self.server.serve()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(sig, self._on_exit, sig)
