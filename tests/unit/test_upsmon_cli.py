@@ -69,3 +69,33 @@ def test_stale_powerdownflag_is_cleared(tmp_path):
     flag.write_text("precious data")
     upsmon.clear_stale_pdflag(conf)
     assert flag.exists() and conf.powerdownflag is None
+
+
+def test_reload_keeps_state_and_follows_the_file(tmp_path, caplog):
+    import logging
+    import socket as _socket
+
+    from pnut.upsmon.config import read_upsmon_conf
+    conf = _conf(tmp_path, "MONITOR a@h 1 u p primary\nMONITOR b@h 1 u p secondary\nSHUTDOWNCMD \"x\"\n"
+                           "NOTIFYMSG ONBATT \"custom %s\"\n")
+    parent, child = _socket.socketpair()
+    try:
+        mon = upsmon.Upsmon(read_upsmon_conf(str(conf)), str(conf), parent=child)
+        a = mon.decider.upses[0]
+        a.onbatt = True
+        conf.write_text("MONITOR a@h 2 u p secondary\nMONITOR c@h 1 u p secondary\nSHUTDOWNCMD \"y\"\n")
+        with caplog.at_level(logging.INFO, logger="pnut.upsmon"):
+            mon.reload()
+        assert [u.sys for u in mon.decider.upses] == ["a@h", "c@h"]
+        assert mon.decider.upses[0] is a and a.onbatt            # what upsmon knew is kept
+        assert a.mon.powervalue == 2 and not a.mon.primary
+        assert mon.conf.shutdowncmd == "x"                      # the parent keeps the old one
+        assert mon.notifier.message_for(upsmon.NotifyType.ONBATT, "a@h") == "custom a@h"
+        text = caplog.text
+        for line in ("Reloading configuration", "UPS [a@h]: redefined power value to 2",
+                     "UPS [a@h]: redefined as a secondary", "No longer monitoring UPS [b@h]",
+                     "Warning: SHUTDOWNCMD redefined in split-process mode!"):
+            assert line in text
+    finally:
+        parent.close()
+        child.close()
