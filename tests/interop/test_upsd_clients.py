@@ -215,3 +215,39 @@ def test_nut2(stack):
     finally:
         del c
     time.sleep(0)
+
+
+def test_real_dummy_ups_repeater(stack, tmp_path):
+    """NUT's dummy-ups in repeater mode is a client of upsd too (it mirrors a UPS from a server)."""
+    import socket as _socket
+
+    from tests.procs import NutDirs
+    d = NutDirs(tmp_path / "rep")
+    d.write("ups.conf", f"[rep]\n  driver = dummy-ups\n  port = fake@127.0.0.1:{stack.our_port}\n")
+    p = subprocess.Popen([real_nut("dummy-ups"), "-a", "rep", "-u", "root", "-F"], env=d.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sock = str(d.state / "dummy-ups-rep")
+
+    def dump() -> bytes:
+        try:
+            with _socket.socket(_socket.AF_UNIX) as s:
+                s.settimeout(3)
+                s.connect(sock)
+                s.sendall(b"DUMPALL\n")
+                data = b""
+                while b"DUMPDONE" not in data:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    data += b
+                return data
+        except OSError:
+            return b""
+    try:
+        wait_for(lambda: b'SETINFO ups.status "OL CHRG"' in dump(), 20, what="repeater mirroring our upsd")
+        data = dump()
+        assert b'SETINFO input.transfer.high "130"' in data
+        assert b"ADDCMD load.off" in data
+    finally:
+        p.terminate()
+        p.communicate(timeout=10)
