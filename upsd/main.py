@@ -30,6 +30,7 @@ not understand with this help and exit status 0, which docopt cannot express.
 from __future__ import annotations
 
 import asyncio
+import gc
 import getopt
 import logging
 import os
@@ -286,6 +287,8 @@ class Upsd:
             ups.connecting = True
         await asyncio.gather(*(sstate.connect(u, self.settings.statepath, srv.tracking) for u in srv.ups_list))
         await self.server.serve()
+        gc.collect()
+        gc.freeze()             # start-up objects live for good: keep them out of every later collection
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(sig, self._on_exit, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)

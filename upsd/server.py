@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pnut.conf.common import upsdebugx
 from pnut.conf.parseconf import Tokenizer
 from pnut.libupsclient.proto import Err
 from pnut.upsd import sstate
@@ -105,6 +106,7 @@ class Client(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.addr = str(peer[0])
+        upsdebugx(2, "Connect from %s", self.addr, logger=log)
         self.server.client_connected(self)
 
     def data_received(self, data: bytes) -> None:
@@ -301,6 +303,7 @@ class Server:
         client.closed = True
         if client not in self.clients:
             return
+        upsdebugx(2, "Disconnect from %s", client.addr, logger=log)
         del self.clients[client]
         self.waiting.pop(client, None)
         if client.loginups is not None:
