@@ -17,6 +17,7 @@ import re
 import select
 import socket
 import struct
+import sys
 import time
 from dataclasses import dataclass
 
@@ -377,6 +378,12 @@ class ApcupsdUps(Driver):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # apcupsd's text is bytes, kept as Latin-1 code points end to end; the dump (-d) must give back the same
+    # bytes NUT prints, not their UTF-8 spelling.  (Driver-local until the core's dump writes bytes.)
+    try:
+        sys.stdout.reconfigure(encoding="latin-1", errors="replace")      # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        pass
     return run(ApcupsdUps, argv)
 
 

@@ -153,3 +153,75 @@ class Apcupsd:
                 p.kill()
                 p.wait(5)
         self.proc = None
+
+
+# -- a tiny in-test NIS server ---------------------------------------------------------------------
+def frame(payload: bytes) -> bytes:
+    return struct.pack(">H", len(payload)) + payload
+
+
+def status_reply(records: list[str] | list[bytes]) -> bytes:
+    """A whole `status` answer: each record framed, then the empty record."""
+    out = b"".join(frame(r if isinstance(r, bytes) else r.encode("latin-1")) for r in records)
+    return out + frame(b"")
+
+
+class FakeNis:
+    """A NIS server on 127.0.0.1 whose answer a test chooses: `reply` is bytes (sent at once, then the
+    connection is closed), or a callable given the connected socket.  `requests` keeps what clients sent."""
+
+    def __init__(self, reply: bytes | object = b"") -> None:
+        import threading
+        self.reply = reply
+        self.requests: list[bytes] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import threading
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                req = b""
+                while len(req) < 8:
+                    chunk = conn.recv(8 - len(req))
+                    if not chunk:
+                        break
+                    req += chunk
+                self.requests.append(req)
+                reply = self.reply
+                if callable(reply):
+                    reply(conn)
+                else:
+                    conn.sendall(reply)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.closing.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(5)
+
+    def __enter__(self) -> FakeNis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
