@@ -188,7 +188,16 @@ class Stack:
         self.hosts.append(h)
         return h
 
-    def launch(self, h: Host, args: tuple[str, ...] = ()) -> Host:
+    def launch_all(self, hosts: list[Host]) -> list[Host]:
+        """Start several upsmons at once (start-up costs overlap), then adopt their monitor PIDs."""
+        for h in hosts:
+            self.launch(h, adopt=False)
+        for h in hosts:
+            if h.impl != "real":
+                h.child_pid = self.procs.adopt_pidfile(h.dir / "upsmon.pid")
+        return hosts
+
+    def launch(self, h: Host, args: tuple[str, ...] = (), adopt: bool = True) -> Host:
         env = dict(self.nut.env, NUT_PIDPATH=str(h.dir))
         if h.impl == "real":
             argv = [prog("upsmon", "real"), "-F", "-p", "-f", str(h.conf), *args]
@@ -196,7 +205,7 @@ class Stack:
             argv = [ours("upsmon"), "-F", "-f", str(h.conf), *args]
         h.proc = self.procs.start(argv, env=env, stdout=open(h.dir / "stdout.log", "w"),
                                   stderr=open(h.dir / "upsmon.log", "w"))
-        if h.impl != "real":
+        if adopt and h.impl != "real":
             h.child_pid = self.procs.adopt_pidfile(h.dir / "upsmon.pid")
         return h
 

@@ -15,8 +15,7 @@ def test_primary_and_secondaries_shut_down_in_order(nut, procs):
     hostsync = 5
     primary = st.host("primary", st.monitor_line("ups1", True), hostsync=hostsync)
     secs = [st.host(f"sec{i}", st.monitor_line("ups1", False), hostsync=hostsync) for i in range(SECONDARIES)]
-    for h in [primary, *secs]:
-        st.launch(h)
+    st.launch_all([primary, *secs])
     st.wait_logins("ups1", 1 + SECONDARIES)
     t_primary = primary.wait_shutdown(40)
     t_secs = [s.wait_shutdown(10) for s in secs]

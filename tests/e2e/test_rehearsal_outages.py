@@ -14,9 +14,9 @@ def stack(tmp_path_factory):
     procs = Procs()
     st = Stack(NutDirs(tmp_path_factory.mktemp("outages")), procs)
     st.configure({
-        "ret": seq(("OL", 6), ("OB DISCHRG", 3), ("OL CHRG", 3600)),
-        "dies": seq(("OL", 6), ("OB DISCHRG", 3600)),
-        "left": seq(("OL", 6), ("OB DISCHRG LB", 3600)),
+        "ret": seq(("OL", 8), ("OB DISCHRG", 3), ("OL CHRG", 3600)),
+        "dies": seq(("OL", 8), ("OB DISCHRG", 3600)),
+        "left": seq(("OL", 8), ("OB DISCHRG LB", 3600)),
         "right": seq(("OL", 3600)),
     })
     sched = st.nut.root / "sched"
@@ -28,7 +28,7 @@ def stack(tmp_path_factory):
     st.sched_log = sched / "cmd.sh.log"
     try:
         st.start()
-        st.hosts_by_name = {}
+        hosts = []
         for name, text, kw in (
             ("ret-p", st.monitor_line("ret", True), {}),
             ("ret-s", st.monitor_line("ret", False), {}),
@@ -40,7 +40,8 @@ def stack(tmp_path_factory):
             ("min2", st.monitor_line("left", False) + st.monitor_line("right", False),
              {"hostsync": 2, "extra": "MINSUPPLIES 2\n"}),
         ):
-            st.hosts_by_name[name] = st.launch(st.host(name, text, **kw))
+            hosts.append(st.host(name, text, **kw))
+        st.hosts_by_name = {h.name: h for h in st.launch_all(hosts)}
         st.wait_logins("ret", 2)
         st.wait_logins("dies", 2)
         st.wait_logins("left", 2)

@@ -29,9 +29,10 @@ def test_real_upsmon_secondary_of_our_primary(nut, procs):
     st = Stack(nut, procs, impl="ours")
     st.configure({"ups1": OUTAGE})
     st.start()
-    p = st.launch(st.host("p", st.monitor_line("ups1", True), hostsync=5))
-    real_s = st.launch(st.host("real-s", st.monitor_line("ups1", False), impl="real", hostsync=5))
-    our_s = st.launch(st.host("our-s", st.monitor_line("ups1", False), hostsync=5))
+    p, real_s, our_s = st.launch_all([
+        st.host("p", st.monitor_line("ups1", True), hostsync=5),
+        st.host("real-s", st.monitor_line("ups1", False), impl="real", hostsync=5),
+        st.host("our-s", st.monitor_line("ups1", False), hostsync=5)])
     st.wait_logins("ups1", 3)
     _check(p, [real_s, our_s], 5)
     # NUT's notifier saw the same events in the same words
@@ -42,7 +43,7 @@ def test_our_upsmon_secondary_of_real_primary(nut, procs):
     st = Stack(nut, procs, impl="real")
     st.configure({"ups1": OUTAGE})
     st.start()
-    p = st.launch(st.host("real-p", st.monitor_line("ups1", True), impl="real", hostsync=5))
-    our_s = st.launch(st.host("our-s", st.monitor_line("ups1", False), hostsync=5))
+    p, our_s = st.launch_all([st.host("real-p", st.monitor_line("ups1", True), impl="real", hostsync=5),
+                              st.host("our-s", st.monitor_line("ups1", False), hostsync=5)])
     st.wait_logins("ups1", 2)
     _check(p, [our_s], 5)
