@@ -10,6 +10,8 @@ once, so that instant is "the driver sees the change") and times the ONBATT noti
 stamps; then back to OL, and a random pause so the failures land at every phase of the poll cycle.
 Afterwards both upsmons idle for --idle seconds and their CPU time is read from /proc.
 It also reports whether the upsd answered WATCH (upsmon/PUSH.md): without it pnut's upsmon polls as NUT's.
+A last row ("push*") times our upsmon against the test suite's stand-in server that implements WATCH: the
+upsmon side of the fast path, until our upsd offers WATCH itself (then the "pnut" row shows it end to end).
 """
 
 from __future__ import annotations
@@ -163,6 +165,59 @@ class Stack:
                 p.kill()
 
 
+def standin_trials(root: Path, trials: int) -> list[float | None]:
+    """Our upsmon against the test suite's stand-in server that implements WATCH (upsmon/PUSH.md): the
+    upsmon side of the fast path alone, until our upsd offers WATCH itself."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.e2e.test_rehearsal_push import StandIn
+    srv = StandIn(watch=True)
+    root.mkdir(parents=True)
+    notify = root / "notify.sh"
+    notify.write_text(NOTIFY_SH)
+    notify.chmod(0o755)
+    conf = root / "upsmon.conf"
+    conf.write_text(f"MONITOR ups@127.0.0.1:{srv.port} 1 u p primary\nSHUTDOWNCMD /bin/true\n"
+                    f"NOTIFYCMD {notify}\nNOTIFYFLAG ONBATT EXEC\nNOTIFYFLAG ONLINE EXEC\nRUN_AS_USER root\n")
+    env = dict(os.environ, NUT_PIDPATH=str(root))
+    p = subprocess.Popen([ours("upsmon"), "-F", "-f", str(conf)], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    log = root / "notify.sh.log"
+    out: list[float | None] = []
+
+    def seen(typ: str) -> list[float]:
+        if not log.exists():
+            return []
+        return [float(ln.split()[0]) for ln in log.read_text().splitlines() if ln.split()[1] == typ]
+    try:
+        deadline = time.monotonic() + 20
+        while not srv.watchers and time.monotonic() < deadline:
+            time.sleep(0.1)
+        rnd = random.Random(7)
+        for _ in range(trials):
+            for typ, status in (("ONBATT", "OB DISCHRG"), ("ONLINE", "OL")):
+                n = len(seen(typ))
+                t0 = time.time()
+                srv.set_status(status)
+                end = time.monotonic() + 20
+                while len(seen(typ)) <= n and time.monotonic() < end:
+                    time.sleep(0.005)
+                got = seen(typ)
+                if typ == "ONBATT":
+                    out.append(got[n] - t0 if len(got) > n else None)
+                time.sleep(rnd.uniform(0, 2))
+    finally:
+        pidfile = root / "upsmon.pid"
+        if pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text()), 15)
+            except (ProcessLookupError, ValueError):
+                pass
+        p.terminate()
+        p.wait(10)
+        srv.close()
+    return out
+
+
 def run_trials(st: Stack, trials: int, results: dict[str, list[float | None]]) -> None:
     rnd = random.Random(hash(st.name))
     for _ in range(trials):
@@ -194,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu0 = {s.name: s.cpu_seconds() for s in stacks}
             time.sleep(args.idle)
             cpu = {s.name: s.cpu_seconds() - cpu0[s.name] for s in stacks}
+            pushed = standin_trials(Path(d) / "standin", args.trials)
             print(f"ONBATT notification after the driver's change ({args.trials} trials, default POLLFREQ 5)")
             print(f"{'stack':6} {'WATCH':6} {'mean s':>7} {'median s':>9} {'max s':>7} {'missed':>6} "
                   f"{'idle CPU %':>10}")
@@ -205,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
                 mx = max(got) if got else float("nan")
                 print(f"{s.name:6} {'yes' if s.watch_supported() else 'no':6} {mean:7.3f} {med:9.3f} {mx:7.3f} "
                       f"{missed:6d} {100 * cpu[s.name] / args.idle:10.3f}")
+            got = [x for x in pushed if x is not None]
+            if got:
+                print(f"{'push*':6} {'yes':6} {statistics.mean(got):7.3f} {statistics.median(got):9.3f} "
+                      f"{max(got):7.3f} {len(pushed) - len(got):6d} {'-':>10}")
+                print("* our upsmon against a stand-in server implementing WATCH (upsmon/PUSH.md), "
+                      "until our upsd offers it")
         finally:
             for s in stacks:
                 s.stop()
