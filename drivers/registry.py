@@ -7,6 +7,7 @@ import importlib
 # program name (as in ups.conf `driver =`) -> "module:class" inside pnut.drivers
 DRIVERS: dict[str, str] = {
     "dummy-ups": "pnut.drivers.dummy_ups:DummyUps",
+    "apcsmart": "pnut.drivers.apcsmart:ApcSmart",
     "apcupsd-ups": "pnut.drivers.apcupsd_ups:ApcupsdUps",
 }
 
