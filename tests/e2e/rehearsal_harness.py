@@ -200,6 +200,7 @@ class Stack:
     def launch(self, h: Host, args: tuple[str, ...] = (), adopt: bool = True) -> Host:
         env = dict(self.nut.env, NUT_PIDPATH=str(h.dir))
         if h.impl == "real":
+            _clear_stale_real_pidfile()
             argv = [prog("upsmon", "real"), "-F", "-p", "-f", str(h.conf), *args]
         else:
             argv = [ours("upsmon"), "-F", "-f", str(h.conf), *args]
@@ -219,6 +220,27 @@ class Stack:
             except Exception:
                 return False
         wait_for(count, timeout, interval=0.2, what=f"{n} logins on {ups}")
+
+
+REAL_UPSMON_PIDFILE = Path("/run/nut/upsmon.pid")     # compiled into NUT 2.8.0's upsmon: no override
+
+
+def _clear_stale_real_pidfile() -> None:
+    """NUT's upsmon refuses to start while the PID in its PID file is alive; a file left by an earlier
+    test whose PID has since been reused by another program is removed (a live upsmon's never is)."""
+    try:
+        pid = int(REAL_UPSMON_PIDFILE.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        comm = ""
+    if comm != "upsmon":
+        try:
+            REAL_UPSMON_PIDFILE.unlink()
+        except OSError:
+            pass
 
 
 def settle(seconds: float) -> None:
