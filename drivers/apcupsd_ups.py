@@ -302,8 +302,7 @@ class ApcupsdUps(Driver):
 
     # -- helpers --------------------------------------------------------------------------------
     def cap_poll_interval(self) -> None:
-        if self.core.poll_interval > POLL_INTERVAL_MIN:
-            self.core.poll_interval = POLL_INTERVAL_MIN
+        self.core.poll_interval = min(self.core.poll_interval, POLL_INTERVAL_MIN)
 
     def fetch(self) -> list[tuple[str, str]]:
         try:
@@ -341,7 +340,7 @@ class ApcupsdUps(Driver):
         with sock:
             try:
                 sock.sendall(STATUS_REQUEST)
-                records = []
+                records: list[tuple[str, str]] = []
                 while True:
                     head = self.recv_exact(sock, 2)
                     if head is None:

@@ -16,6 +16,7 @@ import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from tests.procs import Procs, free_port, wait_for
 
@@ -220,7 +221,7 @@ class FakeNis:
         self.sock.close()
         self.thread.join(5)
 
-    def __enter__(self) -> FakeNis:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

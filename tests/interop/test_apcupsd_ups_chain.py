@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
-
 from pnut.drivers.apcsmart_sim import SmartUPS
 from pnut.drivers.apcsmart_sim_pty import SimulatorPty
+
 from tests.apcupsd import ROOT, Apcupsd
 from tests.interop.test_upsd_harness import UPSD_USERS
 from tests.procs import free_port, ours, real_nut, run, wait_for
@@ -115,7 +115,7 @@ def test_power_failure_and_apcupsd_loss_through_the_chain(tmp_path, nut, procs):
         # apcupsd goes away: our data turns stale (the values are kept, never wrong), then fresh again
         apc.stop()
         for prog in (ours("upsc"), real_upsc):
-            wait_for(lambda: upsc(prog, "ours", "ups.status")[::2] == (1, "Error: Data stale"), 15,
+            wait_for(lambda p=prog: upsc(p, "ours", "ups.status")[::2] == (1, "Error: Data stale"), 15,
                      what=f"{prog}: Data stale")
         # NUT 2.8.0's driver never says stale: it deletes what apcupsd no longer sends
         wait_for(lambda: "battery.voltage" not in table("theirs"), 10, what="NUT's driver dropping values")

@@ -116,8 +116,8 @@ CASES = {
     "network-error": status_reply(["STATUS:NETWORK ERROR"]),
     "selftest": status_reply(["STATUS   : SELFTEST\n"]),
     "shutting-down": status_reply(["STATUS   : SHUTTING DOWN\n"]),
-    "all-flags": status_reply(["STATUS : CAL TRIM BOOST ONLINE ONBATT OVERLOAD LOWBATT REPLACEBATT NOBATT"
-                               " SLAVE\tX ONLINE\n"]),
+    "all-flags": status_reply([("STATUS : CAL TRIM BOOST ONLINE ONBATT OVERLOAD LOWBATT REPLACEBATT NOBATT"
+                                " SLAVE\tX ONLINE\n")]),
     "empty-status": status_reply(["STATUS   : \n"]),
     "two-status": status_reply(["STATUS   : ONBATT \n", "BCHARGE : 50\n", "STATUS   : ONLINE \n"]),
     "empty-report": status_reply([]),
@@ -175,3 +175,19 @@ def test_bad_port_as_nut(port, real_driver, nut):
     for prog in (real_driver, ours("apcupsd-ups")):
         res = run([prog, "-s", "x", "-x", f"port={port}", "-d", "1", "-u", "root"], env=nut.env, timeout=30)
         assert (res.returncode, res.stderr.strip().splitlines()[-1]) == (1, "invalid host or port specified!")
+
+
+def test_kill_power_and_help_as_nut(real_driver, nut):
+    """`-k`: apcupsd-ups cannot shut a UPS down; `-h` lists no driver variables."""
+    with FakeNis(CASES["smart-ups"]) as srv:
+        for args in (["-k"], ["-h"]):
+            got = []
+            for prog in (real_driver, ours("apcupsd-ups")):
+                res = subprocess.run([prog, "-s", "x", "-x", f"port=127.0.0.1:{srv.port}", "-u", "root", *args],
+                                     env=nut.env, timeout=30, capture_output=True, text=True, check=False)
+                got.append((res.returncode, res.stdout, res.stderr.strip().splitlines()[-1:]))
+            assert got[0] == got[1]
+            if args == ["-k"]:
+                assert got[0][0] == 1 and got[0][2] == ["shutdown not supported"]
+            else:
+                assert got[0][0] == 0 and "-x <var>=<val>" in got[0][1]

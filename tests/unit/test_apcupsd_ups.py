@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from pnut.drivers import apcupsd_ups as a
 from pnut.drivers import registry
 
