@@ -97,10 +97,13 @@ def get_var(srv: Server, client: Client, upsname: str, var: str) -> None:
     if node is None:
         client.err(Err.VAR_NOT_SUPPORTED)
         return
+    raw = node.raw
+    # most values need no escaping: skip the encoder for them
+    value = raw if len(raw) < 256 and '"' not in raw and "\\" not in raw and "#" not in raw else node.value
     if ups.fsd and var.lower() == "ups.status":
-        client.send(f'VAR {upsname} {var} "FSD {node.value}"')
+        client.send(f'VAR {upsname} {var} "FSD {value}"')
     else:
-        client.send(f'VAR {upsname} {var} "{node.value}"')
+        client.send(f'VAR {upsname} {var} "{value}"')
 
 
 def net_get(srv: Server, client: Client, args: list[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import select
 import socket
 import ssl
 import time
@@ -61,30 +62,41 @@ class Settings:
 Handler = Callable[["Server", "Client", list[str]], None]
 
 
-class Client(asyncio.Protocol):
-    """One network client (nut_ctype_t)."""
+class Client:
+    """One network client (nut_ctype_t).
+
+    A plain client is a non-blocking socket watched with loop.add_reader(): one recv() and one send() per
+    request and nothing else, which is what lets one Python loop keep pace with NUT's poll() loop.  After
+    STARTTLS the socket is handed to an asyncio SSL transport and replies go through that instead.
+    """
 
     __slots__ = (
         "addr",
         "backlog",
         "closed",
+        "fd",
         "last_heard",
         "loginups",
         "partial",
         "password",
+        "reading",
         "server",
         "serviced",
+        "sock",
         "ssl",
         "tls_pending",
         "tok",
         "tracking",
         "transport",
         "username",
+        "wbuf",
     )
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, sock: socket.socket | None = None) -> None:
         self.server = server
-        self.transport: asyncio.Transport | None = None
+        self.sock = sock
+        self.fd = sock.fileno() if sock is not None else -1
+        self.transport: asyncio.Transport | None = None     # only once TLS is up
         self.addr = "unknown"
         self.username: str | None = None
         self.password: str | None = None
@@ -96,18 +108,54 @@ class Client(asyncio.Protocol):
         self.serviced = True
         self.closed = False
         self.tls_pending = False
+        self.reading = False
         self.backlog: list[bytes] = []
+        self.wbuf = bytearray()
         self.partial = False        # the tokenizer holds part of a line
 
-    # -- asyncio callbacks -------------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport          # type: ignore[assignment]
-        transport.set_write_buffer_limits(high=WRITE_BUFFER_MAX)      # type: ignore[attr-defined]
-        peer = transport.get_extra_info("peername")
-        if peer:
+    # -- socket events ------------------------------------------------------------------------------
+    def start(self, peer: object) -> None:
+        if isinstance(peer, tuple) and peer:
             self.addr = str(peer[0])
         upsdebugx(2, "Connect from %s", self.addr, logger=log)
         self.server.client_connected(self)
+        if self.serviced:
+            self.resume_reading()
+
+    def resume_reading(self) -> None:
+        if not self.reading and not self.closed and self.sock is not None:
+            self.reading = True
+            self.server.watch(self)
+
+    def pause_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.server.unwatch(self)
+
+    def _on_readable(self) -> None:
+        try:
+            data = self.sock.recv(65536)        # type: ignore[union-attr]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.disconnect()
+            return
+        if not data:
+            self.disconnect()
+            return
+        self.data_received(data)
+
+    def _on_writable(self) -> None:
+        try:
+            n = self.sock.send(self.wbuf)       # type: ignore[union-attr]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.disconnect()
+            return
+        del self.wbuf[:n]
+        if not self.wbuf:
+            self.server.loop.remove_writer(self.fd)
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -165,13 +213,11 @@ class Client(asyncio.Protocol):
                 # socket to the TLS library and these bytes are lost to it as well
                 return
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.server.client_gone(self)
-
-    def pause_writing(self) -> None:
-        """The client stopped reading and its replies pile up: NUT's write() would fail here, and NUT drops
+    def _too_slow(self) -> None:
+        """The client stopped reading and its replies pile up: NUT's write() would fail here and NUT drops
         such a client; so does pnut, which also keeps its memory bounded that way."""
         log.info("write() failed for %s: client does not read its replies", self.addr)
+        self.wbuf.clear()
         if self.transport is not None:
             self.transport.abort()          # drop what is queued instead of trickling it out
         self.disconnect()
@@ -186,16 +232,45 @@ class Client(asyncio.Protocol):
             self.disconnect()
 
     # -- replies ----------------------------------------------------------------------------------
+    def _write(self, data: bytes) -> bool:
+        if self.closed:
+            return False
+        if self.transport is not None:
+            if self.transport.is_closing():
+                return False
+            self.transport.write(data)
+            if self.transport.get_write_buffer_size() > WRITE_BUFFER_MAX:
+                self._too_slow()
+                return False
+            return True
+        if self.sock is None:
+            return False
+        if self.wbuf:
+            self.wbuf += data
+            if len(self.wbuf) > WRITE_BUFFER_MAX:
+                self._too_slow()
+                return False
+            return True
+        try:
+            n = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            # NUT: a failed write marks the client for disconnection on the next pass
+            self.last_heard = 0
+            self.server.loop.call_soon(self._logout_check)
+            return False
+        if n < len(data):
+            self.wbuf += data[n:]
+            self.server.loop.add_writer(self.fd, self._on_writable)
+        return True
+
     def send(self, line: str) -> bool:
         """sendback(): one reply line, cut to NUT's answer buffer (a cut line loses its newline)."""
         data = (line + "\n").encode("latin-1", "replace")
         if len(data) > ANSWER_MAX:
             data = data[:ANSWER_MAX]
-        t = self.transport
-        if t is None or self.closed or t.is_closing():
-            return False
-        t.write(data)
-        return True
+        return self._write(data)
 
     def send_lines(self, lines: list[str]) -> None:
         """Several reply lines at once (LIST): each cut as NUT cuts it, written in one go."""
@@ -203,20 +278,56 @@ class Client(asyncio.Protocol):
         for line in lines:
             data = (line + "\n").encode("latin-1", "replace")
             out.append(data[:ANSWER_MAX] if len(data) > ANSWER_MAX else data)
-        t = self.transport
-        if t is not None and not self.closed and not t.is_closing():
-            t.write(b"".join(out))
+        self._write(b"".join(out))
 
     def err(self, code: Err) -> None:
         self.send("ERR " + code.value)
+
+    def detach_socket(self) -> socket.socket | None:
+        """Stop watching the socket (for the TLS hand-over); None if replies are still queued."""
+        if self.sock is None or self.wbuf:
+            return None
+        self.pause_reading()
+        sock, self.sock = self.sock, None
+        return sock
 
     def disconnect(self) -> None:
         if self.closed:
             return
         self.closed = True
+        if self.sock is not None:
+            loop = self.server.loop
+            if self.reading:
+                self.server.unwatch(self)
+                self.reading = False
+            if self.wbuf:
+                loop.remove_writer(self.fd)
+                self.wbuf.clear()
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
         if self.transport is not None:
             self.transport.close()
         self.server.client_gone(self)
+
+
+class TlsProtocol(asyncio.Protocol):
+    """What the SSL transport talks to once a client is in TLS: it hands everything to the Client."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def data_received(self, data: bytes) -> None:
+        self.client.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client.transport = None
+        self.client.disconnect()
+
+    def pause_writing(self) -> None:
+        pass            # the write-buffer size is checked on every reply instead
 
 
 @dataclass
@@ -224,7 +335,6 @@ class Listener:
     addr: str
     port: str
     sock: socket.socket | None = None
-    server: asyncio.AbstractServer | None = None
 
 
 @dataclass(eq=False)
@@ -245,6 +355,10 @@ class Server:
     commands: dict[str, tuple[Handler, bool]] = field(default_factory=dict)
     loop: asyncio.AbstractEventLoop = field(init=False)
     _tick_handle: asyncio.TimerHandle | None = None
+    # Client sockets sit in an epoll set of their own, watched by the loop as one descriptor: one wake-up
+    # then serves every client that has something to say, without a loop callback per socket.
+    _ep: select.epoll | None = None
+    _readers: dict[int, Client] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from pnut.upsd.net_get import net_get
@@ -286,6 +400,28 @@ class Server:
         return True
 
     # -- clients ------------------------------------------------------------------------------------
+    def watch(self, client: Client) -> None:
+        if self._ep is None:
+            self._ep = select.epoll()
+            self.loop.add_reader(self._ep.fileno(), self._poll_clients)
+        self._readers[client.fd] = client
+        self._ep.register(client.fd, select.EPOLLIN)
+
+    def unwatch(self, client: Client) -> None:
+        if self._readers.pop(client.fd, None) is not None and self._ep is not None:
+            try:
+                self._ep.unregister(client.fd)
+            except OSError:
+                pass
+
+    def _poll_clients(self) -> None:
+        assert self._ep is not None
+        readers = self._readers
+        for fd, _ in self._ep.poll(0, 1024):
+            client = readers.get(fd)
+            if client is not None:
+                client._on_readable()
+
     def capacity(self) -> int:
         """How many clients one poll() pass of NUT would service under MAXCONN."""
         drivers = sum(1 for u in self.ups_list if u.conn is not None)
@@ -295,8 +431,6 @@ class Server:
         if len(self.clients) - len(self.waiting) >= self.capacity():
             client.serviced = False
             self.waiting[client] = None
-            if client.transport is not None:
-                client.transport.pause_reading()
         self.clients[client] = None
 
     def client_gone(self, client: Client) -> None:
@@ -317,8 +451,8 @@ class Server:
             client = next(iter(self.waiting))
             del self.waiting[client]
             client.serviced = True
-            if client.transport is not None and not client.closed:
-                client.transport.resume_reading()
+            if not client.closed:
+                client.resume_reading()
                 client.resume_backlog()
 
     def dispatch(self, client: Client, words: list[str]) -> None:
@@ -384,17 +518,39 @@ class Server:
         self.loop = asyncio.get_running_loop()
         for lst in self.listeners:
             if lst.sock is not None:
-                lst.server = await self.loop.create_server(lambda: Client(self), sock=lst.sock,
-                                                           backlog=LISTEN_BACKLOG)
+                self.loop.add_reader(lst.sock.fileno(), self._accept, lst.sock)
+
+    def _accept(self, lsock: socket.socket) -> None:
+        for _ in range(LISTEN_BACKLOG):
+            try:
+                sock, peer = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                # out of descriptors (EMFILE...): stop accepting for a second rather than spin on it
+                log.error("accept: %s", e.strerror)
+                self.loop.remove_reader(lsock.fileno())
+                self.loop.call_later(1.0, self.loop.add_reader, lsock.fileno(), self._accept, lsock)
+                return
+            sock.setblocking(False)
+            Client(self, sock).start(peer)
 
     def close(self) -> None:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         for lst in self.listeners:
-            if lst.server is not None:
-                lst.server.close()
+            if lst.sock is not None:
+                try:
+                    self.loop.remove_reader(lst.sock.fileno())
+                except (ValueError, RuntimeError):
+                    pass
+                lst.sock.close()
         for client in list(self.clients):
             client.disconnect()
+        if self._ep is not None:
+            self.loop.remove_reader(self._ep.fileno())
+            self._ep.close()
+            self._ep = None
         for ups in self.ups_list:
             sstate.disconnect(ups)
 

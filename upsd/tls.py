@@ -7,6 +7,7 @@ client costs no thread either.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from typing import TYPE_CHECKING
 
@@ -42,29 +43,34 @@ def net_starttls(srv: Server, client: Client, args: list[str]) -> None:
         return
     client.tls_pending = True
     client.ssl = True
-    if client.transport is not None:
-        client.transport.pause_reading()       # the next bytes are the ClientHello: keep them for TLS
-    srv.loop.create_task(_handshake(srv, client))
+    sock = client.detach_socket()       # the next bytes are the ClientHello: they belong to TLS now
+    if sock is None:
+        client.disconnect()
+        return
+    srv.loop.create_task(_handshake(srv, client, sock))
 
 
-async def _handshake(srv: Server, client: Client) -> None:
-    transport = client.transport
-    assert transport is not None and srv.ssl_ctx is not None
+async def _handshake(srv: Server, client: Client, sock: socket.socket) -> None:
+    from pnut.upsd.server import TlsProtocol
+    assert srv.ssl_ctx is not None
     try:
-        new = await srv.loop.start_tls(transport, client, srv.ssl_ctx, server_side=True,
-                                       ssl_handshake_timeout=60)
+        transport, _ = await srv.loop.connect_accepted_socket(lambda: TlsProtocol(client), sock=sock,
+                                                              ssl=srv.ssl_ctx, ssl_handshake_timeout=60)
     except (OSError, ssl.SSLError, ConnectionError, TimeoutError) as e:
         log.error("SSL_accept do not accept handshake: %s", e)
+        sock.close()
         client.disconnect()
         return
-    except Exception as e:  # noqa: BLE001 - start_tls raises others on odd peers; keep the server alive
+    except Exception as e:  # noqa: BLE001 - odd peers make asyncio raise other things; keep the server alive
         log.error("SSL handshake failed: %s", e)
+        sock.close()
         client.disconnect()
         return
-    if new is None:
-        client.disconnect()
+    if client.closed:
+        transport.close()
         return
-    client.transport = new          # type: ignore[assignment]
+    client.transport = transport        # type: ignore[assignment]
     client.tls_pending = False
-    log.debug("SSL connected (%s)", new.get_extra_info("ssl_object").version())
+    ssl_obj = transport.get_extra_info("ssl_object")
+    log.debug("SSL connected (%s)", ssl_obj.version() if ssl_obj else "?")
     client.resume_backlog()

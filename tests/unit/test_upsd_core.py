@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import socket
 
 import pytest
 from pnut.conf.upsdconf import parse_upsd_users
@@ -63,34 +64,6 @@ def test_driver_lines_build_the_mirror():
     assert ups.dumpdone and ups.data_ok
 
 
-class FakeTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = b""
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def get_extra_info(self, name, default=None):
-        return ("127.0.0.1", 5555) if name == "peername" else default
-
-    def pause_reading(self) -> None:
-        pass
-
-    def set_write_buffer_limits(self, high=None, low=None) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
 def _server() -> Server:
     srv = Server(Settings())
     srv.users = Users(parse_upsd_users("[admin]\n password = pw\n actions = SET\n instcmds = ALL\n"))
@@ -100,37 +73,76 @@ def _server() -> Server:
     return srv
 
 
-def _client(srv: Server) -> tuple[Client, FakeTransport]:
-    c = Client(srv)
-    t = FakeTransport()
-    c.connection_made(t)
-    return c, t
+class Peer:
+    """The far end of a client connection: what upsd wrote, and whether it hung up."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        sock.setblocking(False)
+
+    @property
+    def data(self) -> bytes:
+        out = b""
+        while True:
+            try:
+                b = self.sock.recv(65536)
+            except BlockingIOError:
+                return out
+            if not b:
+                return out
+            out += b
+
+    @property
+    def closed(self) -> bool:
+        while True:
+            try:
+                b = self.sock.recv(65536)
+            except BlockingIOError:
+                return False
+            except ConnectionResetError:
+                return True
+            if not b:
+                return True
+
+
+def _client(srv: Server) -> tuple[Client, Peer]:
+    mine, theirs = socket.socketpair()
+    mine.setblocking(False)
+    c = Client(srv, mine)
+    c.start(("127.0.0.1", 5555))
+    return c, Peer(theirs)
 
 
 def test_dispatch_and_reply_limit():
+    asyncio.run(_dispatch_and_reply_limit())
+
+
+async def _dispatch_and_reply_limit():
     srv = _server()
+    srv.loop = asyncio.get_running_loop()
     c, t = _client(srv)
     c.data_received(b"VER\nGET UPSDESC dummy\nGET VAR dummy ups.status\nINSTCMD\n")
     assert t.data == (b"Network UPS Tools upsd 2.8.0 - http://www.networkupstools.org/\n"
                       b'UPSDESC dummy "D"\nERR DRIVER-NOT-CONNECTED\nERR USERNAME-REQUIRED\n')
-    t.data = b""
     c.data_received(b"GET DESC dummy " + b"v" * 600 + b"\n")
     assert t.data == b"ERR DRIVER-NOT-CONNECTED\n"
-    t.data = b""
     c.data_received(b"GET VAR x " + b"server.info" + b"y" * 0 + b"\n")
     assert t.data.startswith(b'VAR x server.info "Network UPS Tools upsd 2.8.0')
-    t.data = b""
     c.data_received(b"GET VAR " + b"u" * 500 + b" server.version\n")
     assert len(t.data) == server_mod.ANSWER_MAX and not t.data.endswith(b"\n")     # cut like NUT's buffer
 
 
 def test_split_requests_and_parse_error():
+    asyncio.run(_split_requests_and_parse_error())
+
+
+async def _split_requests_and_parse_error():
     srv = _server()
+    srv.loop = asyncio.get_running_loop()
     c, t = _client(srv)
     for ch in b"GET VAR x server.version\n":
         c.data_received(bytes([ch]))
     assert t.data == b'VAR x server.version "2.8.0"\n'
-    t.data = b""
     c.data_received(b'GET VAR x "a#b"\nVER\n')        # the rest of the read is dropped after a parse error
     assert t.data == b""
     c.data_received(b"NETVER\n")
