@@ -457,9 +457,11 @@ def _preload() -> None:
     """Import now what the monitor may need later: once it runs as RUN_AS_USER, the interpreter's own
     files may be out of its reach (a Python installed under /root), and a lazy import failing then would
     stop polling.  encodings.idna is what socket.getaddrinfo() loads on first use."""
+    import codecs
     import encodings.idna  # noqa: F401
     import ssl  # noqa: F401
-    "localhost".encode("idna")
+    for name in ("idna", "latin-1", "utf-8", "ascii"):     # reading upsmon.conf again on reload, names
+        codecs.lookup(name)
 
 
 def _run(conffile: str, pidfn: str, *, debug: int, foreground: bool, check_k: bool, one_process: bool,
