@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from tests.apcupsd import FakeNis, status_reply
-from tests.procs import ours, real_nut, run
+from tests.interop.test_upsd_harness import UPSD_USERS
+from tests.procs import free_port, ours, real_nut, run, wait_for
 
 # what Debian's apcupsd 3.14.14 sent for the simulated Smart-UPS 1500 (recorded over NIS)
 SMART_UPS = """\
@@ -191,3 +192,35 @@ def test_kill_power_and_help_as_nut(real_driver, nut):
                 assert got[0][0] == 1 and got[0][2] == ["shutdown not supported"]
             else:
                 assert got[0][0] == 0 and "-x <var>=<val>" in got[0][1]
+
+
+def test_under_nut_upsd_beside_nuts_driver(real_driver, nut, procs):
+    """Both drivers on one NIS server under Debian's upsd, read with Debian's upsc: the same table; a bad
+    reply makes ours stale in NUT's own upsd (NUT 2.8.0's driver instead drops its values and stays fresh)."""
+    upsd, upsc = real_nut("upsd"), real_nut("upsc")
+    port = free_port()
+    with FakeNis(CASES["back-ups"]) as srv:
+        nut.write("ups.conf", "pollinterval = 1\n" + "".join(
+            f"[{n}]\n  driver = apcupsd-ups\n  port = 127.0.0.1:{srv.port}\n" for n in ("ours", "theirs")))
+        nut.write("upsd.conf", f"LISTEN 127.0.0.1 {port}\n")
+        nut.write("upsd.users", UPSD_USERS)
+        procs.start([ours("apcupsd-ups"), "-a", "ours", "-u", "root", "-F"], env=nut.env)
+        procs.start([real_driver, "-a", "theirs", "-u", "root", "-F"], env=nut.env)
+        procs.start([upsd, "-F", "-u", "root"], env=nut.env)
+
+        def table(ups: str) -> tuple[int, dict[str, str], str]:
+            res = run([upsc, f"{ups}@127.0.0.1:{port}"], env=nut.env, timeout=10)
+            rows = dict(line.split(": ", 1) for line in res.stdout.splitlines() if ": " in line)
+            return res.returncode, rows, (res.stderr.strip().splitlines() or [""])[-1]
+
+        wait_for(lambda: table("ours")[1].get("ups.status") == "OL RB" and table("theirs")[1].get("ups.status"),
+                 20, what="both drivers under NUT's upsd")
+        assert table("ours") == table("theirs")
+        assert table("ours")[1]["ups.firmware.aux"] == "ID=1000 "
+
+        srv.reply = b"\xff\x00garbage"
+        wait_for(lambda: table("ours")[::2] == (1, "Error: Data stale"), 15, what="ours stale in NUT's upsd")
+        wait_for(lambda: "input.voltage" not in table("theirs")[1], 15, what="NUT's driver dropping values")
+        assert table("theirs")[0] == 0
+        srv.reply = CASES["back-ups"]
+        wait_for(lambda: table("ours")[0] == 0 and table("ours") == table("theirs"), 15, what="fresh again")
