@@ -394,6 +394,8 @@ class Server:
         if ups.conn is None:
             client.err(Err.DRIVER_NOT_CONNECTED)
             return False
+        # NUT re-evaluates staleness on every pass of its loop, i.e. just before serving a request
+        sstate.check(ups, self.settings.maxage, time.time())
         if ups.stale:
             client.err(Err.DATA_STALE)
             return False
