@@ -9,6 +9,7 @@ from pnut.drivers.state import Flag
 from pnut.libupsclient.proto import DESC_UNAVAILABLE, Err
 
 if TYPE_CHECKING:
+    from pnut.drivers.state import Node
     from pnut.upsd.server import Client, Server
     from pnut.upsd.sstate import Ups
 
@@ -23,6 +24,14 @@ def _ups(srv: Server, client: Client, upsname: str, gate: bool = True) -> Ups | 
     return ups
 
 
+def _value(node: Node) -> str:
+    """The escaped value; most values need no escaping, so the encoder is skipped for them."""
+    raw = node.raw
+    if len(raw) < 256 and '"' not in raw and "\\" not in raw and "#" not in raw:
+        return raw
+    return node.value
+
+
 def list_var(srv: Server, client: Client, upsname: str, rw: bool) -> None:
     ups = _ups(srv, client, upsname)
     if ups is None:
@@ -32,11 +41,11 @@ def list_var(srv: Server, client: Client, upsname: str, rw: bool) -> None:
     for node in ups.tree:
         if rw:
             if node.flags & Flag.RW:
-                lines.append(f'RW {upsname} {node.name} "{node.value}"')
+                lines.append(f'RW {upsname} {node.name} "{_value(node)}"')
         elif ups.fsd and node.name.lower() == "ups.status":
-            lines.append(f'VAR {upsname} {node.name} "FSD {node.value}"')
+            lines.append(f'VAR {upsname} {node.name} "FSD {_value(node)}"')
         else:
-            lines.append(f'VAR {upsname} {node.name} "{node.value}"')
+            lines.append(f'VAR {upsname} {node.name} "{_value(node)}"')
     lines.append(f"END LIST {kind} {upsname}")
     client.send_lines(lines)
 
