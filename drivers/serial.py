@@ -175,11 +175,20 @@ class SerialPort:
 
     # -- I/O -------------------------------------------------------------------------------------
     def flush_io(self) -> None:
-        """tcflush(TCIOFLUSH): discard unread input and unsent output."""
-        self._guard(lambda: (self.ser.reset_output_buffer(), self.ser.reset_input_buffer()))
+        """tcflush(TCIOFLUSH): discard unread input (and unsent output, see flush_output)."""
+        self._guard(lambda: (self._drain_output(), self.ser.reset_input_buffer()))
 
     def flush_output(self) -> None:
-        self._guard(self.ser.reset_output_buffer)
+        """NUT discards unsent output here (TCOFLUSH).  On a pty that can eat the last command byte when the
+        other side has not read it yet (NUT loses a load.on's second ^N that way when the next poll follows
+        at once), so pnut waits for the bytes to leave instead: nothing of ours is still unsent."""
+        self._guard(self._drain_output)
+
+    def _drain_output(self) -> None:
+        if self.fd is not None:
+            termios.tcdrain(self.fd)
+        else:
+            self.ser.reset_output_buffer()
 
     def read_some(self, timeout: float) -> bytes:
         """select_read(): whatever arrives within `timeout` seconds (b"" on timeout)."""

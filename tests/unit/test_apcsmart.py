@@ -9,15 +9,22 @@ import threading
 import time
 
 import pytest
-
 from pnut.conf.common import Fatal
 from pnut.drivers import apcsmart_tabs as tabs
 from pnut.drivers.apcsmart import ApcSmart, convert_data, rexhlp, strtol
 from pnut.drivers.apcsmart_sim import SmartUPS
 from pnut.drivers.apcsmart_sim_pty import SimulatorTcp
-from pnut.drivers.main import (STAT_INSTCMD_FAILED, STAT_INSTCMD_HANDLED, STAT_INSTCMD_INVALID, STAT_SET_FAILED,
-                               STAT_SET_HANDLED, STAT_SET_UNKNOWN, Core)
+from pnut.drivers.main import (
+    STAT_INSTCMD_FAILED,
+    STAT_INSTCMD_HANDLED,
+    STAT_INSTCMD_INVALID,
+    STAT_SET_FAILED,
+    STAT_SET_HANDLED,
+    STAT_SET_UNKNOWN,
+    Core,
+)
 from pnut.drivers.state import Flag
+
 from tests.procs import wait_for
 
 
