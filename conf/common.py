@@ -45,6 +45,13 @@ class _NutFormatter(logging.Formatter):
         return msg
 
 
+class _QuietSysLogHandler(logging.handlers.SysLogHandler):
+    """A syslog daemon that goes away must not make every later message print a traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 _stderr_handler: logging.Handler | None = None
 _syslog_handler: logging.Handler | None = None
 
@@ -64,15 +71,16 @@ def setup_logging(progname: str, debug: int = 0, stderr: bool = True, syslog: bo
         _stderr_handler = logging.StreamHandler(sys.stderr)
         _stderr_handler.setFormatter(_NutFormatter())
         root.addHandler(_stderr_handler)
-    if syslog:
+    if syslog and os.path.exists("/dev/log"):
+        # no syslog socket (containers): NUT's messages are silently lost there too
         try:
-            h = logging.handlers.SysLogHandler(address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON)
+            h = _QuietSysLogHandler(address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON)
             h.ident = f"{progname}[{os.getpid()}]: "
             h.setFormatter(logging.Formatter("%(message)s"))
             _syslog_handler = h
             root.addHandler(h)
         except OSError:
-            pass        # no syslog socket (containers): NUT silently loses these too
+            pass
     base = logging.INFO + 10 * max(0, quiet)
     root.setLevel(logging.DEBUG + 1 - debug if debug > 0 else base)
 
