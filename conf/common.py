@@ -81,6 +81,8 @@ def setup_logging(progname: str, debug: int = 0, stderr: bool = True, syslog: bo
             root.addHandler(h)
         except OSError:
             pass
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())     # else logging's last resort would write to stderr
     base = logging.INFO + 10 * max(0, quiet)
     root.setLevel(logging.DEBUG + 1 - debug if debug > 0 else base)
 
