@@ -63,6 +63,13 @@ NOT_SMART = ("Note: APC \"Microlink\" models (SMT, SMX, SURTD) do not speak the 
 _NOT_SMART_MODEL = re.compile(r"^(SMT|SMX|SURTD|BZ)|Back-UPS BZ|\bBZ[0-9]", re.IGNORECASE)
 
 
+_STATUS_REPLY = re.compile(r"^[0-9A-Fa-f]{1,2}$")
+
+
+def _show(text: str) -> str:
+    return "".join(c if c.isprintable() and c.isascii() else f"\\x{ord(c):02x}" for c in text)
+
+
 def rexhlp(rex: str | None, val: str | None) -> bool:
     """POSIX extended regex match as apcsmart uses it: no regex matches everything."""
     return not rex or re.search(rex, val or "") is not None
@@ -353,6 +360,10 @@ class ApcSmart(ApcCommands, Driver):
             if ret >= 0:
                 log.warning("update_status: failed")
             return False
+        if not _STATUS_REPLY.match(buf):
+            # NUT reads any non-hex reply as 0 and publishes OFF; line noise must not switch a load "off"
+            self.port.comm_fail(f"update_status: unexpected reply [{_show(buf)}]")   # type: ignore[union-attr]
+            return False
         self.ups_status = strtol(buf, 16) & 0xFF
         self.ups_status_set()
         return True
@@ -414,6 +425,10 @@ class ApcSmart(ApcCommands, Driver):
             return False
         ret, temp = self.read(SER_AA, "poll_data")
         if ret < 1:
+            return False
+        if not temp.isprintable() or not temp.isascii():
+            # line noise, not a value: abort the scan (data stale) instead of publishing it
+            self.port.comm_fail(f"poll_data: {vt.name}: unexpected reply [{_show(temp)}]")  # type: ignore[union-attr]
             return False
         if temp == "NA":
             log.warning("poll_data: verified variable %s [%s] returned NA, removing", vt.name, prtchr(vt.cmd))

@@ -89,11 +89,13 @@ class SerialPort:
         import serial
         try:
             ser = serial.serial_for_url(port, baudrate=baudrate, bytesize=8, parity="N", stopbits=1,
-                                        timeout=0, write_timeout=5, do_not_open=True)
-            if not is_url(port) and not os.path.exists(port):
-                raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+                                        timeout=0, do_not_open=True)
+            if not is_url(port):
+                if not os.path.exists(port):
+                    raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+                ser.write_timeout = 5       # a wedged tty must not hang the driver (rfc2217:// has no such option)
             ser.open()
-        except (OSError, serial.SerialException, ValueError) as e:
+        except (OSError, serial.SerialException, ValueError, NotImplementedError) as e:
             if not fatal:
                 raise SerialError(f"Unable to open {port}: {_reason(e)}") from None
             if is_url(port):
@@ -176,7 +178,7 @@ class SerialPort:
     # -- I/O -------------------------------------------------------------------------------------
     def flush_io(self) -> None:
         """tcflush(TCIOFLUSH): discard unread input (and unsent output, see flush_output)."""
-        self._guard(lambda: (self._drain_output(), self.ser.reset_input_buffer()))
+        self._guard(lambda: (self._drain_output(), self._discard_input()))
 
     def flush_output(self) -> None:
         """NUT discards unsent output here (TCOFLUSH).  On a pty that can eat the last command byte when the
@@ -187,8 +189,16 @@ class SerialPort:
     def _drain_output(self) -> None:
         if self.fd is not None:
             termios.tcdrain(self.fd)
-        else:
-            self.ser.reset_output_buffer()
+        # a URL port's writes are already on the network: nothing of ours is left to drain
+
+    def _discard_input(self) -> None:
+        if self.fd is not None:
+            self.ser.reset_input_buffer()
+            return
+        # URL ports: drop what has arrived here.  pyserial's rfc2217 purge waits for the server's
+        # acknowledgement (50 ms at least, often far more), which NUT's polling cannot afford at every command.
+        while self.read_some(0.0):
+            pass
 
     def read_some(self, timeout: float) -> bytes:
         """select_read(): whatever arrives within `timeout` seconds (b"" on timeout)."""
@@ -205,12 +215,14 @@ class SerialPort:
                 if not data:
                     raise SerialError("device disconnected")
                 return data
-            self.ser.timeout = timeout
+            # pyserial's `timeout` setter renegotiates the whole port with an RFC 2217 server and waits for
+            # its answers; the read timeout is ours alone, so set it without that round trip
+            self.ser._timeout = timeout
             data = self.ser.read(1)
             if data:
                 waiting = self.ser.in_waiting
                 if waiting:
-                    self.ser.timeout = 0
+                    self.ser._timeout = 0
                     data += self.ser.read(min(waiting, 511))
             return data
         return self._guard(read)
