@@ -116,7 +116,7 @@ class ApcSmart(ApcCommands, Driver):
         self.ups_status = 0
         self.vartab: list[Var] = tabs.vartab()
         self.cmdtab: list[Cmd] = tabs.cmdtab()
-        self.last_nasty = 0.0
+        self.last_nasty: float = 0.0
         self.last_worked = 0
         self.last_full = 0.0
 

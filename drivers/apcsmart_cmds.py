@@ -49,7 +49,7 @@ class ApcCommands(_Base):
         upsdebugx(1, "sdok: last shutdown cmd failed")
         return STAT_INSTCMD_FAILED
 
-    def sdcmd_S(self, quiet: bool = False) -> int:
+    def sdcmd_S(self, quiet: object = None) -> int:
         """Soft hibernate: off after the EEPROM grace delay, back when mains returns (only on battery)."""
         self.flush(0)
         if not quiet:
@@ -58,7 +58,7 @@ class ApcCommands(_Base):
             return STAT_INSTCMD_FAILED
         return self.sdok(False)
 
-    def sdcmd_CS(self, _arg: str | None = None) -> int:
+    def sdcmd_CS(self, _arg: object = None) -> int:
         """The "force OB hack": simulate a power failure, wait cshdelay, then S."""
         val = self.getval("cshdelay")
         delay = float(val) if val else 3.5
@@ -94,7 +94,7 @@ class ApcCommands(_Base):
         self.read(SER_D1 | SER_TO, "sdcmd_AT")
         return STAT_INSTCMD_FAILED
 
-    def sdcmd_K(self, _arg: str | None = None) -> int:
+    def sdcmd_K(self, _arg: object = None) -> int:
         """Delayed power-off; stays off."""
         upsdebugx(1, "sdcmd_K: issuing [%s]", tabs.CMD_SHUTDOWN)
         self.flush(0)
@@ -102,7 +102,7 @@ class ApcCommands(_Base):
             return STAT_INSTCMD_FAILED
         return self.sdok(False)
 
-    def sdcmd_Z(self, _arg: str | None = None) -> int:
+    def sdcmd_Z(self, _arg: object = None) -> int:
         """Immediate power-off; stays off; the unit says nothing."""
         upsdebugx(1, "sdcmd_Z: issuing [%s]", tabs.CMD_OFF)
         self.flush(0)

@@ -31,6 +31,17 @@ class _PtyLine(serial.Serial):
             super()._update_rts_state()
 
 
+class _Out:
+    """Where the PortManager writes its telnet replies: the client's socket."""
+
+    def __init__(self, conn: socket.socket, lock: threading.Lock) -> None:
+        self.conn, self.lock = conn, lock
+
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            self.conn.sendall(data)
+
+
 class Rfc2217Server:
     """A small RFC 2217 server (as pyserial's examples/rfc2217_server.py) in front of a device path."""
 
@@ -52,13 +63,7 @@ class Rfc2217Server:
             self.conn = conn
             lock = threading.Lock()
 
-            class Out:
-                @staticmethod
-                def write(data: bytes) -> None:
-                    with lock:
-                        conn.sendall(data)
-
-            mgr = serial.rfc2217.PortManager(self.line, Out())
+            mgr = serial.rfc2217.PortManager(self.line, _Out(conn, lock))
             reader = threading.Thread(target=self._reader, args=(conn, mgr, lock), daemon=True)
             reader.start()
             with contextlib.suppress(OSError):

@@ -76,7 +76,7 @@ def values(core: Core) -> dict[str, str]:
 
 
 def test_new_model_start_up_variables_commands_enums():
-    with running() as (_sim, ups, d, core):
+    with running() as (_sim, _ups, _d, core):
         v = values(core)
         assert v["ups.model"] == "Smart-UPS 1500" and v["ups.firmware"] == "601.3.I" and v["ups.mfr"] == "APC"
         assert v["ups.status"] == "OL" and v["battery.runtime"] == "3720" and v["ups.test.interval"] == "1209600"
@@ -220,7 +220,7 @@ def test_ignorelb_with_overrides():
 
 
 def test_silent_ups_goes_stale_and_comes_back():
-    with running() as (sim, ups, d, core):
+    with running() as (sim, ups, _d, core):
         with sim.lock:
             ups.smart = False                          # e.g. power-cycled: dumb mode, answers nothing
         core.safe_update()
