@@ -256,3 +256,19 @@ def test_outage_cycle_stale_and_back_under_real_upsd(nut, procs):
         sim.call(ups.set_charge, 100)
         st.wait_var("ups.status", "OL", timeout=45)
         assert st.get("battery.charge.low") == "15"
+
+
+@pytest.mark.parametrize("ctl", ["ours", "real"])
+def test_upsdrvctl_shutdown_uses_our_driver_methods(nut, ctl):
+    """`upsdrvctl shutdown` runs `apcsmart -k`: ours directly, NUT's through `driverpath` pointing at our
+    programs.  The simulator records the method chosen by sdtype (3: 'K' twice)."""
+    ups = SmartUPS("smart-ups-1500")
+    with SimulatorPty(ups) as sim:
+        drvpath = f"driverpath = {ours('apcsmart').rsplit('/', 1)[0]}\n" if ctl == "real" else ""
+        nut.write("ups.conf", f"{drvpath}[ups]\n\tdriver = apcsmart\n\tport = {sim.path}\n\tsdtype = 3\n")
+        prog = real_nut("upsdrvctl") if ctl == "real" else ours("upsdrvctl")
+        if prog is None:
+            pytest.skip("Debian's upsdrvctl is missing")
+        res = run([prog, "-u", "root", "shutdown"], env=nut.env, timeout=60)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert [o.raw for o in ups.shutdowns] == [b"KK"]

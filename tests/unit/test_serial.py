@@ -7,7 +7,6 @@ import socket
 import termios
 
 import pytest
-
 from pnut.conf.common import Fatal
 from pnut.drivers.serial import SerialError, SerialPort
 
