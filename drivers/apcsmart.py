@@ -170,6 +170,7 @@ class ApcSmart(ApcCommands, Driver):
     def reconnect(self) -> None:
         """The port itself failed (device gone, connection closed): open it again; the data stays stale
         until the UPS answers, as NUT's stale-data nudging decides."""
+        old_fd, self.extrafd = self.extrafd, None
         if self.port is not None:
             self.port.close()
             self.port = None
@@ -177,18 +178,24 @@ class ApcSmart(ApcCommands, Driver):
             self.open_port(fatal=False)
         except SerialError as e:
             raise DeviceError(str(e)) from None
-        if self.core.wake is not None and self.extrafd is not None and self.core.loop is not None:
-            fd = self.extrafd
-            self.core.loop.call_soon_threadsafe(self._rewatch, fd)
+        finally:
+            loop = self.core.loop
+            if loop is not None and self.core.wake is not None and old_fd != self.extrafd:
+                loop.call_soon_threadsafe(self._rewatch, old_fd, self.extrafd)
 
-    def _rewatch(self, fd: int) -> None:
-        # the core watches the descriptor it saw at start-up; after a reopen, watch the new one
+    def _rewatch(self, old: int | None, new: int | None) -> None:
+        """The core watches the descriptor it saw at start-up (NUT's extrafd never changes); after a
+        reopen, move the watch to the new one.  Runs on the core's event loop."""
         loop = self.core.loop
-        try:
-            loop.remove_reader(fd)
-            loop.add_reader(fd, self.core.wake.set)
-        except (OSError, ValueError):
-            pass
+        for fd, add in ((old, False), (new, True)):
+            if fd is None:
+                continue
+            try:
+                loop.remove_reader(fd)
+                if add:
+                    loop.add_reader(fd, self.core.wake.set)
+            except (OSError, ValueError):
+                pass
 
     def cleanup(self) -> None:
         if self.port is None:

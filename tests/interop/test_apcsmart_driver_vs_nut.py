@@ -76,6 +76,13 @@ def test_bad_option_values_exit_as_real(nut, opt, val):
     assert f"invalid value ({val}) for option '{opt}'" in mine.stderr
 
 
+def test_help_and_variable_list_same_as_real(nut):
+    for args in (["-h"], ["-L"], ["-V"]):
+        real = run([real_nut("apcsmart"), *args], env=nut.env, timeout=10)
+        mine = run([ours("apcsmart"), *args], env=nut.env, timeout=10)
+        assert (mine.returncode, mine.stdout) == (real.returncode, real.stdout), args
+
+
 def test_missing_port_reported_as_real(nut):
     missing = str(nut.root / "no-such-tty")
     nut.write("ups.conf", f"[ups]\n\tdriver = apcsmart\n\tport = {missing}\n")
@@ -127,7 +134,8 @@ class Stack:
         self.driver = procs.start([driver, "-a", "ups", "-u", "root", "-F"], env=nut.env)
         wait_for(lambda: any(nut.state.glob("apcsmart-ups*")), 30, what="driver socket")
         self.upsd = procs.start([real_nut("upsd"), "-F", "-u", "root"], env=nut.env)
-        wait_for(lambda: self.get("ups.status"), 30, what="upsd serving ups.status")
+        # upsd says WAIT until the driver's first full dump has arrived
+        wait_for(lambda: self.get("ups.status") not in (None, "WAIT"), 30, what="upsd serving ups.status")
 
     @property
     def ups(self) -> str:
@@ -171,17 +179,19 @@ def stable(listing: str, sim_path: str) -> str:
     return listing.replace(sim_path, "<port>")
 
 
-def test_upsc_upsrw_upscmd_listings_same_as_real(nut, procs):
+@pytest.mark.parametrize("model", ["smart-ups-1500", "smart-ups-1250-old"])
+def test_upsc_upsrw_upscmd_listings_same_as_real(nut, procs, model):
     """The same unit through real upsd: every variable, writable setting (enums, flags) and command."""
     seen = []
     for prog in (real_nut("apcsmart"), ours("apcsmart")):
-        with SimulatorPty(SmartUPS("smart-ups-1500")) as sim:
+        with SimulatorPty(SmartUPS(model)) as sim:
             st = Stack(nut, procs, sim, prog)
             seen.append([stable(st.listing(*a), sim.path) for a in (("upsc",), ("upsrw",), ("upscmd", "-l"))])
             st.stop()
     real, mine = seen
     assert mine == real
-    assert "ups.delay.shutdown" in mine[1] and "load.off" in mine[2]
+    assert "load.off" in mine[2] and "ups.status: OL" in mine[0]
+    assert ("ups.delay.shutdown" in mine[1]) == (model == "smart-ups-1500")     # old units: nothing writable
 
 
 def test_our_driver_under_real_upsd(nut, procs):
