@@ -644,7 +644,9 @@ class Core:
         asyncio.run(self._serve(listener))
         if self.exit_flag > 0:
             log.info("Signal %d: exiting", self.exit_flag)
-        return 1 if self.exit_flag == -1 else 0
+        return self.exit_status if self.exit_flag == -1 else 0
+
+    exit_status = 1
 
     async def _serve(self, listener: Any) -> None:
         import asyncio
@@ -693,7 +695,7 @@ class Core:
                         await loop.run_in_executor(self.worker, self.reload, strict)
                     except Fatal as e:
                         log.error("%s", e.message)
-                        self.exit_flag = -1
+                        self.exit_flag, self.exit_status = -1, e.status
         finally:
             if fd is not None:
                 loop.remove_reader(fd)

@@ -6,6 +6,8 @@ import importlib
 
 # program name (as in ups.conf `driver =`) -> "module:class" inside pnut.drivers
 DRIVERS: dict[str, str] = {
+    "apcsmart": "pnut.drivers.apcsmart:ApcSmart",
+    "apcupsd-ups": "pnut.drivers.apcupsd_ups:ApcupsdUps",
     "dummy-ups": "pnut.drivers.dummy_ups:DummyUps",
     "apcsmart": "pnut.drivers.apcsmart:ApcSmart",
     "apcupsd-ups": "pnut.drivers.apcupsd_ups:ApcupsdUps",
