@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pnut.conf import NUT_VERSION, paths
-from pnut.conf.common import Fatal, become_user, get_user_pwent, setup_logging, upsdebugx, writepid
+from pnut.conf.common import (
+    Fatal,
+    become_user,
+    get_user_pwent,
+    setup_logging,
+    upsdebugx,
+    writepid,
+)
 from pnut.drivers.dstate import Conn, DState
 
 log = logging.getLogger("pnut.drivers")
@@ -456,8 +463,7 @@ class Core:
         self.driver.makevartable()
         self.parse_args(argv)
         if self.debug > 0 or self.dump_data:
-            if self.background_flag < 0:
-                self.background_flag = 0
+            self.background_flag = max(self.background_flag, 0)
         if not self.upsname_found:
             raise Fatal("Error: specifying '-a id' or '-s id' is now mandatory. Try -h for help.")
         if self.signal_cmd is not None:
@@ -466,8 +472,7 @@ class Core:
             raise Fatal("Error: you must specify a port name in ups.conf or in '-x port=...' argument.\n"
                         "Try -h for help.")
         conf_min = self.debug_min_driver if self.debug_min_driver >= 0 else self.debug_min_global
-        if conf_min > self.debug:
-            self.debug = conf_min
+        self.debug = max(self.debug, conf_min)
         setup_logging(self.progname, self.debug, stderr=True, quiet=self.quiet)
         upsdebugx(1, "debug level is '%d'", self.debug)
 
@@ -485,6 +490,8 @@ class Core:
             except OSError as e:
                 raise Fatal(f"Can't chdir to {paths.statepath()}: {e.strerror}") from None
 
+        if not self.forceshutdown and not self.dump_data:
+            self.early_signals()
         if (self.background_flag != 0 or self.write_pid_fg) and not self.forceshutdown:
             self.kill_duplicate()
             if not self.dump_data:
@@ -498,6 +505,20 @@ class Core:
                     os.unlink(self.pidfn)
                 except OSError:
                     pass
+
+    def early_signals(self) -> None:
+        """Until the event loop takes over: remember stop and reload requests instead of dying of them."""
+        def stop(sig: int, _frame: object) -> None:
+            self.exit_flag = sig
+            self.stopping.set()
+
+        def reload(sig: int, _frame: object) -> None:
+            self.reload_flag = 2 if sig == signal.SIGUSR1 else 1
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, stop)
+        signal.signal(signal.SIGHUP, reload)
+        signal.signal(signal.SIGUSR1, reload)
 
     def kill_duplicate(self) -> None:
         """An instance already named by the PID file is asked to leave (SIGTERM, 5 s, three times)."""
@@ -776,7 +797,7 @@ class Core:
         def call() -> None:
             try:
                 rc = int(fn(a, b))
-            except Exception as e:          # a driver bug must not take the socket down
+            except Exception as e:  # noqa: BLE001 -- a driver bug must not take the socket down
                 log.error("handler for %s failed: %s", a, e)
                 rc = failed
             self._track(conn, tid, rc)

@@ -9,8 +9,6 @@ DRIVERS: dict[str, str] = {
     "apcsmart": "pnut.drivers.apcsmart:ApcSmart",
     "apcupsd-ups": "pnut.drivers.apcupsd_ups:ApcupsdUps",
     "dummy-ups": "pnut.drivers.dummy_ups:DummyUps",
-    "apcsmart": "pnut.drivers.apcsmart:ApcSmart",
-    "apcupsd-ups": "pnut.drivers.apcupsd_ups:ApcupsdUps",
 }
 
 

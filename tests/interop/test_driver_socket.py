@@ -77,7 +77,8 @@ class Side:
             procs.start([driver, "-a", ups, "-u", "root", "-F"], env=self.nut.env,
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for ups in ("dev", "ovr", "lb"):
-            wait_for(lambda: (self.nut.state / f"dummy-ups-{ups}").exists(), 30, what=f"{driver} {ups}")
+            path = self.nut.state / f"dummy-ups-{ups}"
+            wait_for(path.exists, 30, what=f"{driver} {ups}")
 
     def sock(self, ups: str) -> str:
         return str(self.nut.state / f"dummy-ups-{ups}")
@@ -94,8 +95,8 @@ def sides(tmp_path_factory):
             procs.start([real_nut("upsd"), "-F", "-u", "root"], env=s.nut.env,
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for s in (real, mine):
-            wait_for(lambda: run([real_nut("upsc"), f"dev@127.0.0.1:{s.port}", "ups.mfr"]).returncode == 0,
-                     30, what="upsd serving")
+            where = f"dev@127.0.0.1:{s.port}"
+            wait_for(lambda w=where: run([real_nut("upsc"), w, "ups.mfr"]).returncode == 0, 30, what="upsd serving")
         yield real, mine
     finally:
         procs.stop_all()

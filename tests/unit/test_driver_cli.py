@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pnut.drivers import dummy_ups
 from pnut.drivers.main import getopt
 
@@ -39,8 +38,8 @@ def test_version_and_list(env, capsys):
 
 @pytest.mark.parametrize("argv, err", [
     ([], "Error: specifying '-a id' or '-s id' is now mandatory. Try -h for help.\n"),
-    (["-s", "x"], "Error: you must specify a port name in ups.conf or in '-x port=...' argument.\n"
-                  "Try -h for help.\n"),
+    (["-s", "x"], ("Error: you must specify a port name in ups.conf or in '-x port=...' argument.\n"
+                   "Try -h for help.\n")),
     (["-s", "x", "extra"], "Error: too many non-option arguments. Try -h for help.\n"),
     (["-s", "x", "-i", "0"], "Error: command-line: invalid pollinterval: 0\n"),
 ])
@@ -81,7 +80,7 @@ def test_ups_conf_errors(env, capsys):
 def test_dump_mode(env, capsys):
     (env / "t.dev").write_text("ups.status: OL CHRG\nbattery.charge: 95.5\ndevice.serial:\n"
                                'ups.mfr: "ACME  Corp"  # c\nups.model: a=b c#d\ndriver.version: 9\n')
-    rc, out, err = call(capsys, "-u", "root", "-s", "x", "-x", "port=t.dev", "-x", "override.ups.model=OVR",
+    rc, out, _ = call(capsys, "-u", "root", "-s", "x", "-x", "port=t.dev", "-x", "override.ups.model=OVR",
                         "-x", "nolock", "-d", "1")
     assert rc == 0
     assert out == BANNER + """battery.charge: 95.5

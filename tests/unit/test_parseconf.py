@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
-from pnut.conf.parseconf import ERR_HASH_IN_QUOTES, ParseError, Tokenizer, encode, iter_lines, join, split_line
+from pnut.conf.parseconf import (
+    ERR_HASH_IN_QUOTES,
+    ParseError,
+    Tokenizer,
+    encode,
+    iter_lines,
+    join,
+    split_line,
+)
 
 
 def words(text):
@@ -38,7 +45,7 @@ def test_last_line_without_newline():
 def test_line_continuation_and_limits():
     assert words("a \\\nb\n") == [(["a", "b"], None)]
     tok = Tokenizer()
-    line = list(tok.feed(" ".join(str(i) for i in range(40)) + "\n"))[0]
+    line = next(iter(tok.feed(" ".join(str(i) for i in range(40)) + "\n")))
     assert len(line.words) == 32
 
 
