@@ -10,98 +10,58 @@ through pnut's shared serial transport, so it may also be an rfc2217:// or socke
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from pnut.conf.common import Fatal, upsdebugx
 from pnut.drivers import apcsmart_tabs as tabs
 from pnut.drivers.apcsmart_cmds import ApcCommands
-from pnut.drivers.apcsmart_tabs import CF, VF, Cmd, Fmt, Var
+from pnut.drivers.apcsmart_tabs import (
+    ALERT_CHARS,
+    ALT_CABLE_1,
+    APC_ADVFMT,
+    APC_AWDFMT,
+    APC_CSHDFMT,
+    APC_GODUMB,
+    APC_GOSMART,
+    APC_LBUF,
+    APC_SDFMT,
+    APC_STATUS,
+    IGN_AACHARS,
+    IGN_CCCHARS,
+    IGN_CHARS,
+    IGN_CSCHARS,
+    NOT_SMART,
+    NOT_SMART_MODEL,
+    SER_AA,
+    SER_CC,
+    SER_CS,
+    SER_D0,
+    SER_D1,
+    SER_D3,
+    SER_DX,
+    SER_HA,
+    SER_TO,
+    ST_LB,
+    ST_OB,
+    ST_OL,
+    ST_OVER,
+    ST_RB,
+    STAT_BITS,
+    STATUS_REPLY,
+    VF,
+    Cmd,
+    Var,
+    rexhlp,
+    show,
+    strtol,
+)
+from pnut.drivers.apcsmart_vars import ApcVars
 from pnut.drivers.main import DeviceError, Driver, VarType, run
 from pnut.drivers.serial import SerialError, SerialPort
-from pnut.drivers.state import Flag
 
 log = logging.getLogger("pnut.drivers.apcsmart")
 
-ALT_CABLE_1 = "940-0095B"
-ENDCHAR = b"\n"                     # replies end with LF (the CR before it is ignored)
-IGN_AACHARS = "\r|&"                # ignored by alert-aware reads
-ALERT_CHARS = "$!%+#?="
-IGN_CHARS = IGN_AACHARS + ALERT_CHARS
-IGN_CCCHARS = "\r|&$!%+?="           # capability read: '#' starts the reply
-IGN_CSCHARS = ""                    # command set read: alert characters are data there
-MINCMDTIME, MAXCMDTIME = 3, 15      # the window for repeating a dangerous command
-APC_STRLEN = 8
-APC_LBUF = 512
-APC_SBUF = 32
-APC_PACK_MAX = 4
-
-# apc_read() flags
-SER_D0, SER_DX, SER_D1, SER_D3 = 0x1, 0x2, 0x4, 0x8
-SER_AA, SER_CC, SER_CS, SER_TO, SER_HA = 0x10, 0x20, 0x40, 0x80, 0x100
-
-# status register bits, in the order their words go into ups.status
-STAT_BITS = ((0x01, "CAL"), (0x02, "TRIM"), (0x04, "BOOST"), (0x08, "OL"), (0x10, "OB"), (0x20, "OVER"),
-             (0x40, "LB"), (0x80, "RB"))
-ST_CAL, ST_OL, ST_OB, ST_OVER, ST_LB, ST_RB = 0x01, 0x08, 0x10, 0x20, 0x40, 0x80
-
-APC_STATUS, APC_GOSMART, APC_GODUMB, APC_CMDSET, APC_CAPS, APC_NEXTVAL = "Q", "Y", "R", "a", "\x1a", "-"
-APC_FW_OLD, APC_FW_NEW = "V", "b"
-APC_CMDSET_FMT = r"^[0-9]\.[^.]*\.[^.]+(\.[^.]+)?$"
-APC_AWDFMT, APC_SDFMT = r"^[0-9]{1,3}$", r"^[0-5]$"
-APC_ADVFMT, APC_CSHDFMT = r"^([0-4]{1,5}|[Nn][Oo])$", r"^([0-9]\.?|[0-9]?\.[0-9])$"
-
-REASONS = {"R": "unacceptable utility voltage rate of change", "H": "high utility voltage",
-           "L": "low utility voltage", "T": "line voltage notch or spike", "O": "no transfers yet since turnon",
-           "S": "simulated power failure or UPS test"}
-
-# models that look like APC but do not speak UPS-Link: what to use instead
-NOT_SMART = ("Note: APC \"Microlink\" models (SMT, SMX, SURTD) do not speak the Smart protocol on their "
-             "RJ45 serial port;\nuse usbhid-ups over USB or an AP9620 legacy communications card. "
-             "Brazilian Microsol \"BZ\" models\n(Back-UPS BZ...) are not Smart-UPS units either: use the "
-             "solis driver.")
-_NOT_SMART_MODEL = re.compile(r"^(SMT|SMX|SURTD|BZ)|Back-UPS BZ|\bBZ[0-9]", re.IGNORECASE)
-
-
-_STATUS_REPLY = re.compile(r"^[0-9A-Fa-f]{1,2}$")
-
-
-def _show(text: str) -> str:
-    return "".join(c if c.isprintable() and c.isascii() else f"\\x{ord(c):02x}" for c in text)
-
-
-def rexhlp(rex: str | None, val: str | None) -> bool:
-    """POSIX extended regex match as apcsmart uses it: no regex matches everything."""
-    return not rex or re.search(rex, val or "") is not None
-
-
-def strtol(text: str, base: int = 10) -> int:
-    m = re.match(r"\s*([+-]?)(0[xX])?([0-9a-fA-F]+)" if base == 16 else r"\s*([+-]?)()([0-9]+)", text)
-    if not m:
-        return 0
-    try:
-        n = int(m.group(3), base)
-    except ValueError:
-        return 0
-    return -n if m.group(1) == "-" else n
-
-
-def prtchr(c: str) -> str:
-    return c if c.isprintable() and ord(c) < 128 else f"0x{ord(c):02x}"
-
-
-def convert_data(vt: Var, upsval: str) -> str:
-    """A raw reply in NUT's units: hours and minutes to seconds, transfer reasons to words."""
-    if vt.fmt is Fmt.HOURS:
-        return str(3600 * strtol(upsval))
-    if vt.fmt is Fmt.MINUTES:
-        return str(60 * strtol(upsval))
-    if vt.fmt is Fmt.REASON:
-        return REASONS.get(upsval[:1], upsval)
-    return upsval
-
-
-class ApcSmart(ApcCommands, Driver):
+class ApcSmart(ApcVars, ApcCommands, Driver):
     progname = "apcsmart"
     name = "APC Smart protocol driver"
     version = "3.2"
@@ -367,260 +327,12 @@ class ApcSmart(ApcCommands, Driver):
             if ret >= 0:
                 log.warning("update_status: failed")
             return False
-        if not _STATUS_REPLY.match(buf):
+        if not STATUS_REPLY.match(buf):
             # NUT reads any non-hex reply as 0 and publishes OFF; line noise must not switch a load "off"
-            self.port.comm_fail(f"update_status: unexpected reply [{_show(buf)}]")   # type: ignore[union-attr]
+            self.port.comm_fail(f"update_status: unexpected reply [{show(buf)}]")   # type: ignore[union-attr]
             return False
         self.ups_status = strtol(buf, 16) & 0xFF
         self.ups_status_set()
-        return True
-
-    # ------------------------------------------------------------------ variables
-    def lookup_char(self, c: str) -> Var | None:
-        return next((v for v in self.vartab if v.flags & VF.PRESENT and v.cmd == c), None)
-
-    def lookup_name(self, name: str) -> Var | None:
-        low = name.lower()
-        return next((v for v in self.vartab if v.flags & VF.PRESENT and v.name.lower() == low), None)
-
-    def _pack_name(self, vt: Var, k: int) -> str:
-        return vt.name.replace(".0.", f".{k + 1}.", 1)
-
-    def var_delinfo(self, vt: Var, skip: int = 0) -> None:
-        if not vt.flags & VF.PACK:
-            self.dstate.delinfo(vt.name)
-            return
-        for k in range(skip, vt.cnt):
-            self.dstate.delinfo(self._pack_name(vt, k))
-        vt.cnt = 0
-
-    def var_setinfo(self, vt: Var, upsval: str) -> None:
-        if not vt.flags & VF.PACK:
-            self.dstate.setinfo(vt.name, convert_data(vt, upsval))
-            return
-        fields = upsval.split(",", APC_PACK_MAX - 1)
-        more = len(fields) == APC_PACK_MAX and "," in fields[-1]
-        if more:
-            fields[-1] = fields[-1].split(",", 1)[0]
-        if vt.cnt > len(fields):
-            self.var_delinfo(vt, len(fields))
-        if more:
-            log.warning("packed variable %s [%s] longer than %d fields,\nignoring remaining fields",
-                        vt.name, prtchr(vt.cmd), APC_PACK_MAX)
-        vt.cnt = len(fields)
-        for k in reversed(range(len(fields))):
-            self.dstate.setinfo(self._pack_name(vt, k), convert_data(vt, fields[k]) if fields[k] else "N/A")
-
-    def preread_data(self, vt: Var) -> str | None:
-        upsdebugx(1, "preread_data: %s [%s]", vt.name, prtchr(vt.cmd))
-        self.flush(0)
-        if self.write(vt.cmd) != 1:
-            return None
-        ret, temp = self.read(SER_TO, "preread_data")
-        if ret < 1 or temp == "NA":
-            if ret >= 0:
-                log.error("preread_data: %s [%s] timed out or not supported", vt.name, prtchr(vt.cmd))
-            return None
-        return temp
-
-    def poll_data(self, vt: Var) -> bool:
-        if not vt.flags & VF.PRESENT:
-            return True
-        upsdebugx(1, "poll_data: %s [%s]", vt.name, prtchr(vt.cmd))
-        self.flush(SER_AA)
-        if self.write(vt.cmd) != 1:
-            return False
-        ret, temp = self.read(SER_AA, "poll_data")
-        if ret < 1:
-            return False
-        if not temp.isprintable() or not temp.isascii():
-            # line noise, not a value: abort the scan (data stale) instead of publishing it
-            self.port.comm_fail(f"poll_data: {vt.name}: unexpected reply [{_show(temp)}]")  # type: ignore[union-attr]
-            return False
-        if temp == "NA":
-            log.warning("poll_data: verified variable %s [%s] returned NA, removing", vt.name, prtchr(vt.cmd))
-            vt.flags &= ~VF.PRESENT
-            self.var_delinfo(vt)
-        else:
-            self.var_setinfo(vt, temp)
-        return True
-
-    def var_string_setup(self, vt: Var) -> None:
-        if vt.flags & VF.STRING:
-            self.dstate.setflags(vt.name, Flag.RW | Flag.STRING)
-            self.dstate.setaux(vt.name, APC_STRLEN)
-            vt.flags |= VF.RW
-
-    def var_verify(self, vt: Var) -> None:
-        if vt.flags & VF.MULTI:
-            vt.flags |= VF.PRESENT          # deprecate_vars() decides
-            return
-        temp = self.preread_data(vt)
-        if temp is None or not rexhlp(vt.regex, temp):
-            log.warning("%s [%s] - variable invalid", vt.name, prtchr(vt.cmd))
-            return
-        vt.flags |= VF.PRESENT
-        self.var_setinfo(vt, temp)
-        self.var_string_setup(vt)
-        upsdebugx(1, "%s [%s] - variable supported", vt.name, prtchr(vt.cmd))
-
-    def deprecate_vars(self) -> None:
-        """Of several characters for one NUT name (and names for one character), the first that answers
-        correctly wins; the later ones are dropped."""
-        for i, vt in enumerate(self.vartab):
-            if not vt.flags & VF.MULTI or not vt.flags & VF.PRESENT:
-                continue
-            temp = self.preread_data(vt)
-            if temp is None or not rexhlp(vt.regex, temp):
-                vt.flags &= ~VF.PRESENT
-                log.warning("%s [%s] - variable combination invalid", vt.name, prtchr(vt.cmd))
-                continue
-            for other in self.vartab[i + 1:]:
-                if other.name == vt.name or other.cmd == vt.cmd:
-                    other.flags &= ~VF.PRESENT
-            self.var_setinfo(vt, temp)
-            self.var_string_setup(vt)
-            upsdebugx(1, "%s [%s] - variable combination supported", vt.name, prtchr(vt.cmd))
-
-    def protocol_verify(self, c: str) -> None:
-        if c in tabs.UNR_CMDS:
-            return
-        found = False
-        for vt in self.vartab:
-            if vt.cmd == c:
-                self.var_verify(vt)
-                found = True
-        if found:
-            return
-        for ct in self.cmdtab:
-            if ct.cmd == c:
-                ct.flags |= CF.PRESENT
-                self.dstate.addcmd(ct.name)
-                upsdebugx(1, "%s [%s] - command supported", ct.name, prtchr(c))
-                found = True
-        if not found:
-            log.warning("[%s] unrecognized", prtchr(c))
-
-    def getcaps(self, qco: int) -> None:
-        """^Z: which EEPROM settings may be changed, and to what (each becomes RW with its enum)."""
-        fw = self.dstate.getinfo("ups.firmware")
-        upsloc = fw[-1] if fw else "\0"
-        self.flush(0)
-        if self.write(APC_CAPS) != 1:
-            return
-        ret, temp = self.read(SER_CC | SER_TO, "apc_getcaps")
-        if ret < 1 or temp == "NA":
-            if ret >= 0:
-                log.warning("APC cannot do capabilities but said it could !")
-            return
-        temp = temp.split("\0", 1)[0]
-        end = len(temp)
-        if temp[0] != "#":
-            log.warning("unknown capability start char [%s] !", temp[0])
-            upsdebugx(1, "please report this caps string: %s", temp)
-            return
-        matrix = temp[1:2] == "#"
-        buf = temp + "\0" * (APC_LBUF + 8)     # what follows the reply in NUT's zeroed buffer
-        p = 0 if matrix else 1
-        while buf[p] != "\0":
-            if matrix:
-                p += 2
-            if p >= end:
-                if qco:
-                    return
-                raise Fatal("capability string has overflowed, please report this error !")
-            cmd, loc = buf[p], buf[p + 1]
-            if ord(buf[p + 2]) < 48 or ord(buf[p + 3]) < 48:
-                upsdebugx(0, "apc_getcaps: nument (%d) or entlen (%d) out of range",
-                          ord(buf[p + 2]) - 48, ord(buf[p + 3]) - 48)
-                raise Fatal("nument or entlen out of range\nPlease report this error\nERROR: capability overflow!")
-            nument, entlen = ord(buf[p + 2]) - 48, ord(buf[p + 3]) - 48
-            q = p + 4
-            vt = self.lookup_char(cmd)
-            valid = vt is not None and loc in (upsloc, "4") and not vt.flags & VF.PACK
-            if valid:
-                assert vt is not None
-                upsdebugx(1, "%s [%s(%s)] - capability supported", vt.name, prtchr(cmd), loc)
-                self.dstate.setflags(vt.name, Flag.RW)
-                vt.flags |= VF.RW | VF.ENUM
-            elif vt is not None and vt.flags & VF.PACK:
-                log.warning("WARN: packed APC variable %s [%s] reported as enumerable,\n"
-                            "please report it on the mailing list", vt.name, prtchr(cmd))
-            for _ in range(nument):
-                if valid:
-                    assert vt is not None
-                    value = buf[q:q + entlen].split("\0", 1)[0]
-                    self.dstate.addenum(vt.name, convert_data(vt, value))
-                q += entlen
-            p = q
-
-    def oldapcsetup(self) -> None:
-        for name in ("ups.temperature", "ups.load", "input.voltage", "output.voltage", "battery.charge",
-                     "battery.voltage", "ups.model", "ups.serial", "ups.firmware", "output.current"):
-            for vt in self.vartab:
-                if vt.name == name:
-                    self.var_verify(vt)
-        self.deprecate_vars()
-        if self.lookup_name("output.current"):
-            self.dstate.setinfo("ups.model", "Matrix-UPS")
-        elif not self.lookup_name("ups.model"):
-            self.dstate.setinfo("ups.model", "Smart-UPS")
-
-    def firmware_table_lookup(self) -> int:
-        upsdebugx(1, "attempting firmware lookup using [%s]", APC_FW_OLD)
-        self.flush(0)
-        if self.write(APC_FW_OLD) != 1:
-            return 0
-        ret, buf = self.read(SER_TO, "firmware_table_lookup")
-        if ret < 0:
-            return 0
-        if not ret or buf == "NA":
-            upsdebugx(1, "attempting firmware lookup using [%s]", APC_FW_NEW)
-            if self.write(APC_FW_NEW) != 1:
-                return 0
-            ret, buf = self.read(SER_TO, "firmware_table_lookup")
-            if ret < 1:
-                return 0
-        upsdebugx(1, "detected firmware version: %s", buf)
-        if buf == "451.2.I":
-            upsdebugx(1, "WARN: quirky firmware !")
-            return 2
-        if rexhlp(r"^[a-fA-F0-9]{2}$", buf):
-            buf = "set\x01"
-        cmds = tabs.COMPAT.get(buf)
-        if cmds is None:
-            return 0
-        upsdebugx(1, "matched firmware: %s", buf)
-        self.dstate.setinfo("ups.model", "Matrix-UPS" if buf[0] in "05" else "Smart-UPS")
-        upsdebugx(1, "parsing out supported cmds and vars")
-        for c in cmds:
-            self.protocol_verify(c)
-        self.deprecate_vars()
-        return 1
-
-    def getbaseinfo(self) -> bool:
-        qco = self.firmware_table_lookup()
-        if qco == 1:
-            return True
-        upsdebugx(1, "attempting var/cmdset lookup using [%s]", APC_CMDSET)
-        self.flush(0)
-        if self.write(APC_CMDSET) != 1:
-            return False
-        ret, temp = self.read(SER_CS | SER_TO, "getbaseinfo")
-        if ret < 0:
-            return False
-        if not ret or temp == "NA" or not rexhlp(APC_CMDSET_FMT, temp):
-            log.info("very old or unknown APC model, support will be limited")
-            self.oldapcsetup()
-            return True
-        upsdebugx(1, "parsing out supported cmds/vars")
-        cmds = temp.split(".")[2]
-        for c in cmds:
-            self.protocol_verify(c)
-        self.deprecate_vars()
-        if APC_CAPS in cmds:
-            upsdebugx(1, "parsing out caps")
-            self.getcaps(qco)
         return True
 
     # ------------------------------------------------------------------ start-up and polling
@@ -646,7 +358,7 @@ class ApcSmart(ApcCommands, Driver):
         if not self.getbaseinfo():
             raise Fatal(f"Problems with communicating APC UPS on port {self.device_path}\n")
         model = self.dstate.getinfo_raw("ups.model") or ""
-        if _NOT_SMART_MODEL.search(model):
+        if NOT_SMART_MODEL.search(model):
             raise Fatal(f"the UPS on port {self.device_path} calls itself \"{model}\": not a Smart-UPS\n"
                         + NOT_SMART)
         self.dstate.setinfo("ups.mfr", "APC")

@@ -12,7 +12,26 @@ from typing import TYPE_CHECKING
 
 from pnut.conf.common import upsdebugx
 from pnut.drivers import apcsmart_tabs as tabs
-from pnut.drivers.apcsmart_tabs import CF, VF, Cmd, Var
+from pnut.drivers.apcsmart_tabs import (
+    APC_STRLEN,
+    CF,
+    MAXCMDTIME,
+    MINCMDTIME,
+    SER_AA,
+    SER_D1,
+    SER_HA,
+    SER_TO,
+    ST_CAL,
+    ST_LB,
+    ST_OB,
+    ST_OL,
+    VF,
+    Cmd,
+    Var,
+    convert_data,
+    rexhlp,
+    strtol,
+)
 from pnut.drivers.main import (
     STAT_INSTCMD_FAILED,
     STAT_INSTCMD_HANDLED,
@@ -29,10 +48,7 @@ else:
 
 log = logging.getLogger("pnut.drivers.apcsmart")
 
-ST_CAL, ST_OL, ST_OB, ST_LB = 0x01, 0x08, 0x10, 0x40
-SER_DX, SER_D1, SER_AA, SER_TO, SER_HA = 0x2, 0x4, 0x10, 0x80, 0x100
-APC_STRLEN = 8
-SDIDX_AT = 1
+SDIDX_AT = 1          # the advorder digit whose method takes the awd argument
 
 
 class ApcCommands(_Base):
@@ -179,7 +195,6 @@ class ApcCommands(_Base):
 
     def setvar_enum(self, vt: Var, val: str) -> int:
         """EEPROM values can only be stepped through with '-': step until the wanted one comes up."""
-        from pnut.drivers.apcsmart import convert_data
         self.flush(SER_AA)
         if self.write(vt.cmd) != 1:
             return STAT_SET_FAILED
@@ -251,7 +266,6 @@ class ApcCommands(_Base):
         return True
 
     def _instcmd(self, cmd: str, ext: str | None) -> int:
-        from pnut.drivers.apcsmart import rexhlp
         low = cmd.lower()
         ct = None
         for c in self.cmdtab:
@@ -347,9 +361,6 @@ class ApcCommands(_Base):
         return STAT_INSTCMD_HANDLED
 
 
-MINCMDTIME, MAXCMDTIME = 3, 15
-
 
 def _strtol(text: str, base: int = 10) -> int:
-    from pnut.drivers.apcsmart import strtol
     return strtol(text, base)

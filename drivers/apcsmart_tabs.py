@@ -1,9 +1,11 @@
-"""The tables of the apcsmart driver (drivers/apcsmart_tabs.c, "version 3.1" in NUT 2.8.0): UPS-Link
-characters and NUT names, the instant commands, and the command lists of units that cannot say theirs."""
+"""The tables of the apcsmart driver (drivers/apcsmart_tabs.c, "version 3.1" in NUT 2.8.0, and the constants
+of apcsmart.h): UPS-Link characters and NUT names, the instant commands, the command lists of units that
+cannot say theirs, and how raw replies become NUT values."""
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 TABLE_NAME = "APC command table"
@@ -159,3 +161,82 @@ COMPAT: dict[str, str] = {
 
 # characters NUT does not expose (or uses only internally): skipped in command lists
 UNR_CMDS = "\x1a\x7f~')-+8QRYayz"
+
+
+# -- apcsmart.h: protocol constants ----------------------------------------------------------------
+ALT_CABLE_1 = "940-0095B"
+ENDCHAR = b"\n"                     # replies end with LF (the CR before it is ignored)
+IGN_AACHARS = "\r|&"                # ignored by alert-aware reads
+ALERT_CHARS = "$!%+#?="
+IGN_CHARS = IGN_AACHARS + ALERT_CHARS
+IGN_CCCHARS = "\r|&$!%+?="           # capability read: '#' starts the reply
+IGN_CSCHARS = ""                    # command set read: alert characters are data there
+MINCMDTIME, MAXCMDTIME = 3, 15      # the window for repeating a dangerous command
+APC_STRLEN = 8
+APC_LBUF = 512
+APC_SBUF = 32
+APC_PACK_MAX = 4
+
+# apc_read() flags
+SER_D0, SER_DX, SER_D1, SER_D3 = 0x1, 0x2, 0x4, 0x8
+SER_AA, SER_CC, SER_CS, SER_TO, SER_HA = 0x10, 0x20, 0x40, 0x80, 0x100
+
+# status register bits, in the order their words go into ups.status
+STAT_BITS = ((0x01, "CAL"), (0x02, "TRIM"), (0x04, "BOOST"), (0x08, "OL"), (0x10, "OB"), (0x20, "OVER"),
+             (0x40, "LB"), (0x80, "RB"))
+ST_CAL, ST_OL, ST_OB, ST_OVER, ST_LB, ST_RB = 0x01, 0x08, 0x10, 0x20, 0x40, 0x80
+
+APC_STATUS, APC_GOSMART, APC_GODUMB, APC_CMDSET, APC_CAPS, APC_NEXTVAL = "Q", "Y", "R", "a", "\x1a", "-"
+APC_FW_OLD, APC_FW_NEW = "V", "b"
+APC_CMDSET_FMT = r"^[0-9]\.[^.]*\.[^.]+(\.[^.]+)?$"
+APC_AWDFMT, APC_SDFMT = r"^[0-9]{1,3}$", r"^[0-5]$"
+APC_ADVFMT, APC_CSHDFMT = r"^([0-4]{1,5}|[Nn][Oo])$", r"^([0-9]\.?|[0-9]?\.[0-9])$"
+
+REASONS = {"R": "unacceptable utility voltage rate of change", "H": "high utility voltage",
+           "L": "low utility voltage", "T": "line voltage notch or spike", "O": "no transfers yet since turnon",
+           "S": "simulated power failure or UPS test"}
+
+# models that look like APC but do not speak UPS-Link: what to use instead
+NOT_SMART = ("Note: APC \"Microlink\" models (SMT, SMX, SURTD) do not speak the Smart protocol on their "
+             "RJ45 serial port;\nuse usbhid-ups over USB or an AP9620 legacy communications card. "
+             "Brazilian Microsol \"BZ\" models\n(Back-UPS BZ...) are not Smart-UPS units either: use the "
+             "solis driver.")
+NOT_SMART_MODEL = re.compile(r"^(SMT|SMX|SURTD|BZ)|Back-UPS BZ|\bBZ[0-9]", re.IGNORECASE)
+
+
+STATUS_REPLY = re.compile(r"^[0-9A-Fa-f]{1,2}$")
+
+
+def show(text: str) -> str:
+    return "".join(c if c.isprintable() and c.isascii() else f"\\x{ord(c):02x}" for c in text)
+
+
+def rexhlp(rex: str | None, val: str | None) -> bool:
+    """POSIX extended regex match as apcsmart uses it: no regex matches everything."""
+    return not rex or re.search(rex, val or "") is not None
+
+
+def strtol(text: str, base: int = 10) -> int:
+    m = re.match(r"\s*([+-]?)(0[xX])?([0-9a-fA-F]+)" if base == 16 else r"\s*([+-]?)()([0-9]+)", text)
+    if not m:
+        return 0
+    try:
+        n = int(m.group(3), base)
+    except ValueError:
+        return 0
+    return -n if m.group(1) == "-" else n
+
+
+def prtchr(c: str) -> str:
+    return c if c.isprintable() and ord(c) < 128 else f"0x{ord(c):02x}"
+
+
+def convert_data(vt: Var, upsval: str) -> str:
+    """A raw reply in NUT's units: hours and minutes to seconds, transfer reasons to words."""
+    if vt.fmt is Fmt.HOURS:
+        return str(3600 * strtol(upsval))
+    if vt.fmt is Fmt.MINUTES:
+        return str(60 * strtol(upsval))
+    if vt.fmt is Fmt.REASON:
+        return REASONS.get(upsval[:1], upsval)
+    return upsval

@@ -11,9 +11,10 @@ import time
 import pytest
 from pnut.conf.common import Fatal
 from pnut.drivers import apcsmart_tabs as tabs
-from pnut.drivers.apcsmart import ApcSmart, convert_data, rexhlp, strtol
+from pnut.drivers.apcsmart import ApcSmart
 from pnut.drivers.apcsmart_sim import SmartUPS
 from pnut.drivers.apcsmart_sim_pty import SimulatorTcp
+from pnut.drivers.apcsmart_tabs import convert_data, rexhlp, strtol
 from pnut.drivers.main import (
     STAT_INSTCMD_FAILED,
     STAT_INSTCMD_HANDLED,
