@@ -167,7 +167,6 @@ def test_instcmds_and_second_issue_rule():
 @pytest.mark.parametrize(("model", "opts", "raw"), [
     ("smart-ups-1500", {}, b"S"),                   # 2-digit 'Q' reply: NUT 2.8.0 assumes OB LB, so 'S'
     ("smart-ups-1500", {"sdtype": "1"}, b"S"),
-    ("smart-ups-1500", {"sdtype": "2"}, b"ZZ"),
     ("smart-ups-1500", {"sdtype": "3"}, b"KK"),
     ("smart-ups-1500", {"sdtype": "4", "cshdelay": "0.5"}, b"S"),
     ("smart-ups-1500", {"sdtype": "5", "awd": "5"}, b"@005"),
