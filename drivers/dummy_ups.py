@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pnut.conf import paths
 from pnut.conf.common import Fatal, upsdebugx
 from pnut.conf.parseconf import Line, iter_lines
-from pnut.drivers.main import STAT_INSTCMD_UNKNOWN, STAT_SET_HANDLED, Driver, VarType, run
+from pnut.drivers.main import (
+    STAT_INSTCMD_UNKNOWN,
+    STAT_SET_HANDLED,
+    Driver,
+    VarType,
+    run,
+)
 from pnut.drivers.state import Flag
 
 log = logging.getLogger("pnut.drivers.dummy_ups")
