@@ -844,12 +844,12 @@ class Core:
                 log.warning("Can't reload non-reloadable setting 'port'; restart the driver to apply it")
                 ok = False
                 continue
-            e = self._entry(d.key)
-            if e is None or e.value == d.value:
+            entry = self._entry(d.key)
+            if entry is None or entry.value == d.value:
                 continue
-            if e.reloadable:
-                e.value = d.value
-                if not e.vartype & VarType.SENSITIVE:
+            if entry.reloadable:
+                entry.value = d.value
+                if not entry.vartype & VarType.SENSITIVE:
                     self.dparam_setinfo(d.key, d.value)
             else:
                 log.warning("Can't reload non-reloadable setting '%s'; restart the driver to apply it", d.key)
