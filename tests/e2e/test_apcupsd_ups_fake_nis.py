@@ -190,3 +190,17 @@ def test_stale_and_fresh_through_our_upsd(nut, procs):
             wait_for(lambda: upsc("battery.voltage") == "26.0", 10, what="fresh again")
             assert upsc("input.voltage") == "Error: Variable not supported by UPS"   # not in that report
             srv.reply = GOOD
+
+
+def test_started_and_stopped_by_our_upsdrvctl(nut, procs):
+    """upsdrvctl finds apcupsd-ups like any driver: it goes to the background with its PID file and socket."""
+    with FakeNis(GOOD) as srv:
+        nut.write("ups.conf", f"[apc]\n  driver = apcupsd-ups\n  port = 127.0.0.1:{srv.port}\n")
+        res = run([ours("upsdrvctl"), "-u", "root", "start", "apc"], env=nut.env, timeout=30)
+        assert res.returncode == 0, res.stderr
+        pidfile = nut.state / "apcupsd-ups-apc.pid"
+        procs.adopt_pidfile(pidfile)
+        assert (nut.state / "apcupsd-ups-apc").exists()
+        res = run([ours("upsdrvctl"), "-u", "root", "stop", "apc"], env=nut.env, timeout=30)
+        assert res.returncode == 0, res.stderr
+        wait_for(lambda: not pidfile.exists(), 10, what="the driver gone")
