@@ -12,6 +12,7 @@ that arrives in pieces is waited for instead of being a communication error.
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import select
@@ -41,7 +42,7 @@ class NisError(Exception):
 
 
 # -- the mapping table (apcupsd-ups.h nut_data) ----------------------------------------------------
-class Kind:
+class Kind(enum.Enum):
     """How a value is taken from apcupsd's text (NUT's DU_FLAG_* handling)."""
 
     FIXED = "fixed"          # no apcupsd key: the default is published with every record
@@ -58,7 +59,7 @@ class Kind:
 class Item:
     key: str | None          # apcupsd's record key
     var: str                 # NUT variable
-    kind: str
+    kind: Kind
     length: float = 1        # string length, or the multiplier of a number
     fmt: str = ""            # printf format of a number, or the FIXED value
     keep: bool = False       # DU_FLAG_INIT / DU_FLAG_PRESERVE: not deleted when a poll lacks it
