@@ -2,8 +2,9 @@
 
 The file holds `upsc`-style `<var>: <value>` lines read with parseconf; `TIMER <s>` pauses the reading.
 A `.dev` file is read once (and again only when its mtime changes); a `.seq` file (or any other name) is
-read in a loop.  Clients may SET any variable; instant commands are all refused.  Repeater mode
-(`port = ups@host`) belongs to the client library and is not available yet.
+read in a loop.  Clients may SET any variable; instant commands are all refused.  In repeater mode
+(`port = ups@host[:port]`) the variables of a UPS served by another upsd are copied every poll, through
+pnut.libupsclient.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class DummyUps(Driver):
         self.next_update = -1.0
         self.datafile_mtime = 0
         self.var_value = ""                      # survives between lines, as NUT's stack buffer does
+        self.client = None                       # repeater mode: the UpsClient to the other upsd
+        self.client_ups = ""
 
     # -- callbacks ------------------------------------------------------------------------------
     def makevartable(self) -> None:
@@ -168,7 +171,9 @@ class DummyUps(Driver):
     def updateinfo(self) -> None:
         upsdebugx(1, "upsdrv_updateinfo...")
         self.sleep(1)        # NUT's dummy-ups pauses 1 s per update: a sleep (never a busy wait) that a stop cuts short
-        if self.mode == self.LOOP:
+        if self.mode == self.REPEATER:
+            self.repeater_update()
+        elif self.mode == self.LOOP:
             self.parse_data_file()
             self.dstate.dataok()
         elif self.mode == self.ONCE:
@@ -194,9 +199,54 @@ class DummyUps(Driver):
     def shutdown(self) -> None:
         raise Fatal("shutdown not supported")
 
+    # -- repeater mode --------------------------------------------------------------------------
     def repeater_init(self) -> None:
-        """Hook for repeater mode (port = ups@host[:port]), which needs pnut.libupsclient."""
-        raise Fatal("Error: repeater mode needs pnut.libupsclient, which is not available yet")
+        """Connect to the other upsd and copy its variables once; any failure here is fatal, as in NUT."""
+        from pnut.libupsclient import BadAddress, UnknownCommand, UpsClient, UpsClientError, splitname
+        try:
+            self.client_ups, host, port = splitname(self.device_path)
+        except BadAddress:
+            raise Fatal("Error: invalid UPS definition.\nRequired format: upsname[@hostname[:port]]") from None
+        try:
+            self.client = UpsClient(host, port, tryssl=True)
+        except UpsClientError as e:
+            raise Fatal(f"Error: {e}") from None
+        upsdebugx(1, "Connected to %s@%s", self.client_ups, host)
+        try:
+            self.repeater_copy()
+        except UnknownCommand:
+            raise Fatal("Error: upsd is too old to support this query") from None
+        except UpsClientError as e:
+            raise Fatal(f"Error: {e}") from None
+
+    def repeater_copy(self) -> None:
+        """LIST VAR on the other upsd; every variable but driver.* goes through setvar (so ups.status is
+        re-tokenised and flags are those a client SET would give)."""
+        for name, value in self.client.list_vars(self.client_ups).items():
+            if not name.startswith("driver."):
+                self.do_setvar(name, value)
+
+    def repeater_update(self) -> None:
+        from pnut.libupsclient import UpsClientError
+        try:
+            self.repeater_copy()
+        except UpsClientError as e:
+            # NUT 2.8.0 reconnects and keeps the old values without marking them stale; pnut marks the data
+            # stale until the other upsd answers again, so nobody acts on a copy that is no longer live.
+            upsdebugx(1, "Error: %s", e)
+            self.dstate.datastale()
+            try:
+                self.client.connect()
+            except UpsClientError as e2:
+                upsdebugx(1, "Error reconnecting: %s", e2)
+            else:
+                upsdebugx(1, "Reconnected")
+            return
+        self.dstate.dataok()
+
+    def cleanup(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
     # -- handlers -------------------------------------------------------------------------------
     def do_instcmd(self, cmd: str, extra: str | None) -> int:
