@@ -195,6 +195,8 @@ class Upsd:
                         log.info("Kicking client %s (was on UPS [%s])", c.addr, ups.name)
                         c.loginups = None
                         c.disconnect()
+                for c in list(ups.watchers):
+                    c.disconnect()          # a WATCH on a UPS that is gone: let it find out
                 sstate.disconnect(ups)
                 srv.ups_list.remove(ups)
                 del srv.ups_by_name[ups.name.lower()]

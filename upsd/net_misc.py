@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from pnut.libupsclient.proto import HELP_REPLY, NETVER, OK_FSD_SET, VER_REPLY, Err
+from pnut.upsd import sstate
 
 if TYPE_CHECKING:
     from pnut.upsd.server import Client, Server
@@ -39,3 +40,4 @@ def net_fsd(srv: Server, client: Client, args: list[str]) -> None:
     log.info("Client %s@%s set FSD on UPS [%s]", client.username, client.addr, ups.name)
     ups.fsd = True
     client.send(OK_FSD_SET)
+    sstate.push(ups)            # watchers now see "FSD ..." in ups.status

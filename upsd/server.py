@@ -89,6 +89,7 @@ class Client:
         "tracking",
         "transport",
         "username",
+        "watching",
         "wbuf",
     )
 
@@ -112,6 +113,7 @@ class Client:
         self.backlog: list[bytes] = []
         self.wbuf = bytearray()
         self.partial = False        # the tokenizer holds part of a line
+        self.watching: list[Ups] = []   # UPSes this client sent WATCH for (upsmon/PUSH.md)
 
     # -- socket events ------------------------------------------------------------------------------
     def start(self, peer: object) -> None:
@@ -374,6 +376,7 @@ class Server:
             net_primary,
             net_username,
         )
+        from pnut.upsd.net_watch import net_watch
         from pnut.upsd.tls import net_starttls
         # netcmds.h: name -> (handler, needs USERNAME and PASSWORD first)
         self.commands = {
@@ -383,6 +386,7 @@ class Server:
             "PASSWORD": (net_password, False), "LOGIN": (net_login, True), "LOGOUT": (net_logout, False),
             "PRIMARY": (net_primary, True), "MASTER": (net_master, True), "FSD": (net_fsd, True),
             "SET": (net_set, True), "INSTCMD": (net_instcmd, True),
+            "WATCH": (net_watch, False),      # pnut's extension (upsmon/PUSH.md); NUT has no such verb
         }
 
     # -- UPS table ----------------------------------------------------------------------------------
@@ -446,6 +450,9 @@ class Server:
             ups = self.get_ups(client.loginups)
             if ups is not None:
                 ups.numlogins -= 1
+        for ups in client.watching:
+            ups.watchers.pop(client, None)
+        client.watching.clear()
         self._admit_waiting()
 
     def _admit_waiting(self) -> None:
@@ -496,7 +503,8 @@ class Server:
                         self.loop.create_task(sstate.connect(ups, self.settings.statepath, self.tracking))
                     continue
                 sstate.check(ups, self.settings.maxage, now)
-            for client in [c for c in self.clients if now - c.last_heard > IDLE_TIMEOUT]:
+            # a watcher says nothing after WATCH: it is waiting for events, not idle
+            for client in [c for c in self.clients if now - c.last_heard > IDLE_TIMEOUT and not c.watching]:
                 client.disconnect()
             self._admit_waiting()
         finally:

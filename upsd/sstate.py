@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pnut.conf.parseconf import Tokenizer
 from pnut.conf.upsdconf import atoi
@@ -24,8 +24,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pnut.upsd")
 
+STALE = None                # Ups.pushed after a STALE event (or before any event)
 CONNFAIL_INTERVAL = 300     # SS_CONNFAIL_INT: repeat "Can't connect" at most this often
 READ_CHUNK = 512            # upsd reads driver sockets in SMALLBUF pieces
+
+
+class Watcher(Protocol):
+    """A client that sent WATCH (upsmon/PUSH.md): events go out through its ordinary reply path."""
+
+    def send(self, line: str) -> bool: ...
+
+    def disconnect(self) -> None: ...
 
 
 def strtol(text: str) -> int:
@@ -51,6 +60,9 @@ class Ups:
     last_heard: float = 0.0
     last_ping: float = 0.0
     last_connfail: float = 0.0
+    # WATCH (pnut's extension, upsmon/PUSH.md): who is told of changes, and what they were last told
+    watchers: dict[Watcher, None] = field(default_factory=dict)
+    pushed: str | None = STALE
 
     @property
     def connected(self) -> bool:
@@ -108,12 +120,15 @@ def parse_args(ups: Ups, words: list[str], tracking: Tracking) -> bool:
         return True
     if cmd == "DUMPDONE":
         ups.dumpdone = True
+        push(ups)
         return True
     if cmd == "DATASTALE":
         ups.data_ok = False
+        push(ups)
         return True
     if cmd == "DATAOK":
         ups.data_ok = True
+        push(ups)
         return True
     if n < 2:
         return False
@@ -135,7 +150,8 @@ def parse_args(ups: Ups, words: list[str], tracking: Tracking) -> bool:
             tree.setflags(words[1], Flag.parse(words[2:]))
         return True
     if cmd == "SETINFO":
-        tree.setinfo(words[1], words[2])
+        if tree.setinfo(words[1], words[2]) and words[1].lower() == "ups.status":
+            push(ups)
         return True
     if cmd == "ADDENUM":
         tree.addenum(words[1], words[2])
@@ -198,6 +214,7 @@ def disconnect(ups: Ups) -> None:
     conn = ups.conn
     ups.conn = None
     ups.tree.clear()
+    push(ups)
     if conn is not None:
         conn.closed = True
         if conn.transport is not None:
@@ -238,6 +255,29 @@ def check(ups: Ups, maxage: int, now: float) -> None:
         if not ups.stale:
             log.warning("Data for UPS [%s] is stale - check driver", ups.name)
             ups.stale = True
+            push(ups)
     elif ups.stale:
         log.info("UPS [%s] data is no longer stale", ups.name)
         ups.stale = False
+        push(ups)
+
+
+def push(ups: Ups) -> None:
+    """Tell the UPS's watchers what clients now see of it, if that differs from what they were last told:
+    `STATUS <ups> "<ups.status>"` (with FSD in front once set, as GET VAR shows it) or `STALE <ups>`.
+
+    Called wherever the mirror may change that: a new ups.status, DATASTALE, a stale/fresh transition,
+    the driver going away, FSD.  A watcher that stops reading is dropped by its own write path."""
+    if ups.conn is None or ups.stale or (ups.dumpdone and not ups.data_ok):
+        now = STALE
+    else:
+        node = ups.tree.get("ups.status")
+        if node is None:
+            return
+        now = f"FSD {node.value}" if ups.fsd else node.value
+    if now == ups.pushed:
+        return
+    ups.pushed = now
+    line = f"STALE {ups.name}" if now is STALE else f'STATUS {ups.name} "{now}"'
+    for watcher in list(ups.watchers):
+        watcher.send(line)
