@@ -1,24 +1,25 @@
-"""What upsc, upscmd, upsrw and upslog share: glibc-style option parsing, fatal exits, credential prompts.
+"""What upsc, upscmd, upsrw and upslog share: option parsing, fatal exits, credential prompts.
 
 Each program keeps a docopt usage string (its interface, checked against this parser by the unit tests) but
-parses its few flags here.  Fidelity decides it: NUT's programs use POSIX getopt with a leading '+' (options
-end at the first operand), accept clustered flags and attached arguments (-lL, -uadmin), print glibc's own
-messages for a bad option and then show their help with exit status 0; docopt does none of that.  Cost
-agrees: importing docopt adds 3-5 ms to upsc, 10-20 % of the interpreter's own start-up (numbers in
-tests/unit/test_clients_cli.py).
+parses its few flags with `getopt` from pnut.conf.getopt (re-exported here).  Fidelity decides it: NUT's
+programs use POSIX getopt with a leading '+' (options end at the first operand), accept clustered flags and
+attached arguments (-lL, -uadmin), print glibc's own messages for a bad option and then show their help with
+exit status 0; docopt does none of that.  Cost agrees: importing docopt adds 3-5 ms to upsc, 10-20 % of the
+interpreter's own start-up (numbers in tests/unit/test_clients_cli.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 TYPE_CHECKING = False     # importing typing would cost upsc ~3 ms of start-up
 if TYPE_CHECKING:
     from typing import Any
 
 from pnut.conf import NUT_VERSION
+from pnut.conf.getopt import getopt  # noqa: F401 -- re-exported for the clients and upsmon
 
 VERSION = NUT_VERSION
 
@@ -30,47 +31,6 @@ class Exit(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-def getopt(argv: Sequence[str], optstring: str, prog: str) -> tuple[list[tuple[str, str | None]], list[str]]:
-    """POSIX getopt with a leading '+': options stop at the first operand or at `--`.
-
-    An unknown option or a missing argument is reported on stderr in glibc's words and returned as
-    ('?', None), which every NUT client treats like -h.
-    """
-    opts: list[tuple[str, str | None]] = []
-    i = 0
-    args = list(argv)
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            i += 1
-            break
-        if not a.startswith("-") or a == "-":
-            break
-        j = 1
-        while j < len(a):
-            ch = a[j]
-            pos = optstring.find(ch)
-            if pos < 0 or ch == ":":
-                sys.stderr.write(f"{prog}: invalid option -- '{ch}'\n")
-                opts.append(("?", None))
-                j += 1
-                continue
-            if optstring[pos + 1:pos + 2] == ":":
-                if j + 1 < len(a):
-                    opts.append((ch, a[j + 1:]))
-                elif i + 1 < len(args):
-                    i += 1
-                    opts.append((ch, args[i]))
-                else:
-                    sys.stderr.write(f"{prog}: option requires an argument -- '{ch}'\n")
-                    opts.append(("?", None))
-                break
-            opts.append((ch, None))
-            j += 1
-        i += 1
-    return opts, args[i:]
 
 
 def upslogx_to_stderr() -> None:

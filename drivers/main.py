@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from pnut.conf.common import (
     upsdebugx,
     writepid,
 )
+from pnut.conf.getopt import GetOpt
 from pnut.drivers.dstate import Conn, DState
 
 log = logging.getLogger("pnut.drivers")
@@ -139,45 +140,14 @@ class Driver:
     setvar: Callable[[str, str], int] | None = None
 
 
-# -- getopt with glibc's messages --------------------------------------------------------------
 OPTSTRING = "+a:s:kFBDd:hx:Lqr:u:g:Vi:c:P:"
 
 
-def getopt(argv: list[str], optstring: str, prog: str):
-    """Yield (option, argument) in order like POSIX getopt with a leading '+'; a bad option yields
-    ('?', None) after glibc's complaint on stderr.  The remaining operands are returned at the end."""
-    spec = optstring.lstrip("+")
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        j = 1
-        while j < len(arg):
-            ch = arg[j]
-            pos = spec.find(ch)
-            if ch == ":" or pos < 0:
-                print(f"{prog}: invalid option -- '{ch}'", file=sys.stderr)
-                yield "?", None
-                j += 1
-                continue
-            if pos + 1 < len(spec) and spec[pos + 1] == ":":
-                if j + 1 < len(arg):
-                    yield ch, arg[j + 1:]
-                elif i + 1 < len(argv):
-                    i += 1
-                    yield ch, argv[i]
-                else:
-                    print(f"{prog}: option requires an argument -- '{ch}'", file=sys.stderr)
-                    yield "?", None
-                break
-            yield ch, None
-            j += 1
-        i += 1
-    yield None, argv[i:]
+def getopt(argv: list[str], optstring: str, prog: str) -> Iterator[tuple[str | None, Any]]:
+    """(option, argument) pairs as they are parsed, then (None, operands)."""
+    parser = GetOpt(prog, argv, optstring)
+    yield from parser
+    yield None, parser.rest
 
 
 class Exit(Exception):

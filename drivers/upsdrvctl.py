@@ -21,11 +21,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pnut.conf import NUT_VERSION, paths
 from pnut.conf.common import Fatal, setup_logging, upsdebugx
+from pnut.conf.getopt import GetOpt
 from pnut.conf.upsconf import ConfError, UpsConf, read_upsconf
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ Alternately, provide an additional '-d' (lower-case) parameter to 'upsdrvctl' to
 pass its current debug level to the launched driver.
 """
 
-OPTSTRING = "htu:r:DdVFBc:"
+OPTSTRING = "+htu:r:DdVFBc:"
 
 # -c commands of later NUT, tried in this order with prefix matching (as NUT's strncmp does).  An exact name
 # wins first: NUT takes `-c reload` for reload-or-error, which contradicts its own documentation.
@@ -614,48 +615,6 @@ def _dbg(level: int, msg: str, *args: object) -> None:
     upsdebugx(level, f"[D{level}] {msg}", *args)
 
 
-class _GetOpt:
-    """POSIX getopt with a leading '+': stops at the first non-option; glibc's messages for bad options."""
-
-    def __init__(self, prog: str, args: list[str], spec: str):
-        self.prog, self.args, self.spec = prog, args, spec
-        self.rest: list[str] = []
-
-    def __iter__(self) -> Iterator[tuple[str, str | None]]:
-        args, i = self.args, 0
-        while i < len(args):
-            a = args[i]
-            if a == "--":
-                i += 1
-                break
-            if not a.startswith("-") or a == "-":
-                break
-            j = 1
-            while j < len(a):
-                c = a[j]
-                k = self.spec.find(c)
-                if k < 0 or c == ":":
-                    sys.stderr.write(f"{self.prog}: invalid option -- '{c}'\n")
-                    yield "?", None
-                    j += 1
-                    continue
-                if self.spec[k + 1:k + 2] != ":":
-                    yield c, None
-                    j += 1
-                    continue
-                if j + 1 < len(a):
-                    yield c, a[j + 1:]
-                elif i + 1 < len(args):
-                    i += 1
-                    yield c, args[i]
-                else:
-                    sys.stderr.write(f"{self.prog}: option requires an argument -- '{c}'\n")
-                    yield "?", None
-                break
-            i += 1
-        self.rest = args[i:]
-
-
 def _parse_signal_command(text: str) -> tuple[str, int | None] | None:
     for name, sig in SIGNAL_COMMANDS:
         if name == text:
@@ -692,7 +651,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 def _run(prog: str, args: list[str]) -> int:
     opts = Options()
-    getopt = _GetOpt(prog, args, OPTSTRING)
+    getopt = GetOpt(prog, args, OPTSTRING)
     for opt, val in getopt:
         if opt == "r":
             opts.root = val

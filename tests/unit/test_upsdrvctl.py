@@ -8,6 +8,7 @@ import re
 import signal
 
 import pytest
+from pnut.conf.getopt import GetOpt
 from pnut.conf.upsconf import parse_upsconf
 from pnut.drivers import upsdrvctl
 from pnut.drivers.upsdrvctl import Settings, UpsEntry, atoi, driver_path, load_table
@@ -79,7 +80,7 @@ def test_own_driver_dir_is_beside_the_interpreter():
 
 
 def _getopt(args):
-    g = upsdrvctl._GetOpt("prog", args, upsdrvctl.OPTSTRING)
+    g = GetOpt("prog", args, upsdrvctl.OPTSTRING)
     return list(g), g.rest
 
 
