@@ -27,7 +27,7 @@ class GetOpt:
     def __init__(self, prog: str, args: Sequence[str], optstring: str) -> None:
         self.prog = prog
         self.args = list(args)
-        self.spec = optstring[1:] if optstring.startswith("+") else optstring
+        self.spec = optstring.removeprefix("+")
         self.rest: list[str] = []
 
     def _complain(self, template: str, ch: str) -> None:
