@@ -125,12 +125,12 @@ class ApcSmart(ApcVars, ApcCommands, Driver):
                 raise DeviceError(e.message) from None
             raise
         self.port, self.port_dead = port, False
-        self.extrafd = port.pollfd
+        self.set_extrafd(port.pollfd)
 
-    def reconnect(self) -> None:
+    def reconnect(self) -> bool:
         """The port itself failed (device gone, connection closed): open it again; the data stays stale
         until the UPS answers, as NUT's stale-data nudging decides."""
-        old_fd, self.extrafd = self.extrafd, None
+        self.set_extrafd(None)
         if self.port is not None:
             self.port.close()
             self.port = None
@@ -138,24 +138,7 @@ class ApcSmart(ApcVars, ApcCommands, Driver):
             self.open_port(fatal=False)
         except SerialError as e:
             raise DeviceError(str(e)) from None
-        finally:
-            loop = self.core.loop
-            if loop is not None and self.core.wake is not None and old_fd != self.extrafd:
-                loop.call_soon_threadsafe(self._rewatch, old_fd, self.extrafd)
-
-    def _rewatch(self, old: int | None, new: int | None) -> None:
-        """The core watches the descriptor it saw at start-up (NUT's extrafd never changes); after a
-        reopen, move the watch to the new one.  Runs on the core's event loop."""
-        loop = self.core.loop
-        for fd, add in ((old, False), (new, True)):
-            if fd is None:
-                continue
-            try:
-                loop.remove_reader(fd)
-                if add:
-                    loop.add_reader(fd, self.core.wake.set)
-            except (OSError, ValueError):
-                pass
+        return False
 
     def cleanup(self) -> None:
         if self.port is None:

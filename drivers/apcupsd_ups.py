@@ -18,7 +18,6 @@ import re
 import select
 import socket
 import struct
-import sys
 import time
 from dataclasses import dataclass
 
@@ -262,7 +261,6 @@ class ApcupsdUps(Driver):
     def __init__(self, core) -> None:
         super().__init__(core)
         self.addr: tuple[str, int] | None = None
-        self.pending: list[tuple[str, str]] | None = None
 
     # -- callbacks ------------------------------------------------------------------------------
     def initups(self) -> None:
@@ -287,23 +285,21 @@ class ApcupsdUps(Driver):
         self.cap_poll_interval()
 
     def updateinfo(self) -> None:
-        records, self.pending = self.pending, None
-        if records is None:
-            records = self.fetch()
-        self.apply(records)
+        self.apply(self.fetch())
         self.dstate.dataok()
         self.cap_poll_interval()
 
-    def reconnect(self) -> None:
-        """Every poll connects afresh: getting apcupsd back means one successful poll (kept for updateinfo)."""
-        self.pending = self.fetch()
+    def reconnect(self) -> bool:
+        """Every poll connects afresh: getting apcupsd back is one successful poll, which is this round's."""
+        self.updateinfo()
+        return True
 
     def shutdown(self) -> None:
         raise Fatal("shutdown not supported")
 
     # -- helpers --------------------------------------------------------------------------------
     def cap_poll_interval(self) -> None:
-        self.core.poll_interval = min(self.core.poll_interval, POLL_INTERVAL_MIN)
+        self.set_poll_interval(min(self.poll_interval, POLL_INTERVAL_MIN))
 
     def fetch(self) -> list[tuple[str, str]]:
         try:
@@ -378,12 +374,6 @@ class ApcupsdUps(Driver):
 
 
 def main(argv: list[str] | None = None) -> int:
-    # apcupsd's text is bytes, kept as Latin-1 code points end to end; the dump (-d) must give back the same
-    # bytes NUT prints, not their UTF-8 spelling.  (Driver-local until the core's dump writes bytes.)
-    try:
-        sys.stdout.reconfigure(encoding="latin-1", errors="replace")      # type: ignore[union-attr]
-    except (AttributeError, ValueError):
-        pass
     return run(ApcupsdUps, argv)
 
 

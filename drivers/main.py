@@ -99,6 +99,16 @@ class Driver:
         """Pause inside a callback without blocking shutdown: False if the driver is stopping."""
         return not self.core.stopping.wait(seconds)
 
+    def set_extrafd(self, fd: int | None) -> None:
+        """Make `fd` the descriptor whose readability ends the poll wait early (None: none), e.g. after
+        the port was reopened.  Safe from any callback, before or while the core's loop runs."""
+        self.core.set_extrafd(fd)
+
+    def set_poll_interval(self, seconds: int) -> None:
+        """Change the time between two updateinfo() calls (NUT drivers assign `poll_interval`); it takes
+        effect from the next poll on."""
+        self.core.poll_interval = seconds
+
     @property
     def device_path(self) -> str:
         return self.core.device_path or ""
@@ -106,6 +116,10 @@ class Driver:
     @property
     def upsname(self) -> str:
         return self.core.upsname or ""
+
+    @property
+    def poll_interval(self) -> int:
+        return self.core.poll_interval
 
     # -- the callbacks ---------------------------------------------------------------------------
     def makevartable(self) -> None:
@@ -130,10 +144,14 @@ class Driver:
     def cleanup(self) -> None:
         """Release the device at exit."""
 
-    def reconnect(self) -> None:
-        """Try to get the device back after a DeviceError; the default re-runs initups()."""
+    def reconnect(self) -> bool:
+        """Try to get the device back after a DeviceError; the default re-runs initups().
+
+        The core calls updateinfo() right after a successful reconnect, unless this returns True to say
+        that it already polled the device and published fresh data this round."""
         self.cleanup()
         self.initups()
+        return False
 
     # Handlers: `None` means "no handler", as a NULL upsh.instcmd / upsh.setvar in NUT.
     instcmd: Callable[[str, str | None], int] | None = None
@@ -604,16 +622,41 @@ class Core:
     last_error: str | None = None
     wake: Any = None
     loop: Any = None
+    watched_fd: int | None = None          # the extrafd the loop watches right now
+
+    def set_extrafd(self, fd: int | None) -> None:
+        self.driver.extrafd = fd
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._watch, fd)
+
+    def _watch(self, fd: int | None) -> None:
+        """Loop thread: move the watch to `fd`.  Always unregisters and registers again, since a reopened
+        port may get the number of the descriptor it replaces."""
+        loop = self.loop
+        if self.watched_fd is not None:
+            try:
+                loop.remove_reader(self.watched_fd)
+            except (OSError, ValueError):
+                pass
+            self.watched_fd = None
+        if fd is not None and not self.exit_flag:
+            try:
+                loop.add_reader(fd, self.wake.set)
+                self.watched_fd = fd
+            except (OSError, ValueError) as e:
+                log.warning("cannot watch descriptor %d: %s", fd, e)
 
     def safe_update(self) -> None:
         """One updateinfo(); a DeviceError marks the data stale, later polls try to reconnect."""
         d = self.driver
         try:
+            refreshed = False
             if self.last_error is not None:
-                d.reconnect()
+                refreshed = bool(d.reconnect())
                 log.info("Reconnected to the device")
                 self.last_error = None
-            d.updateinfo()
+            if not refreshed:
+                d.updateinfo()
         except DeviceError as e:
             if self.last_error is None:
                 log.warning("Lost communication with the device: %s", e)
@@ -625,8 +668,7 @@ class Core:
         while True:
             self.safe_update()
             if count == self.dump_data:
-                sys.stdout.write("".join(self.dstate.dump_lines()))
-                sys.stdout.flush()
+                write_latin1(sys.stdout, "".join(self.dstate.dump_lines()))
                 return 0
             count += 1
 
@@ -662,9 +704,7 @@ class Core:
         loop.add_signal_handler(signal.SIGHUP, on_reload, 1)
         loop.add_signal_handler(signal.SIGUSR1, on_reload, 2)
         server = await self.dstate.serve(listener, self.sock_arg)
-        fd = self.driver.extrafd
-        if fd is not None:
-            loop.add_reader(fd, self.wake.set)
+        self._watch(self.driver.extrafd)
         try:
             while not self.exit_flag:
                 deadline = loop.time() + self.poll_interval
@@ -678,7 +718,7 @@ class Core:
                         await asyncio.wait_for(self.wake.wait(), remaining)
                     except TimeoutError:
                         break
-                    if fd is not None and not self.exit_flag and not self.reload_flag:
+                    if self.watched_fd is not None and not self.exit_flag and not self.reload_flag:
                         break          # the device has something to say: poll at once
                 if self.reload_flag and not self.exit_flag:
                     strict, self.reload_flag = self.reload_flag == 2, 0
@@ -688,8 +728,7 @@ class Core:
                         log.error("%s", e.message)
                         self.exit_flag, self.exit_status = -1, e.status
         finally:
-            if fd is not None:
-                loop.remove_reader(fd)
+            self._watch(None)
             server.close()
             self.worker.shutdown(wait=False, cancel_futures=True)
 
@@ -919,6 +958,18 @@ def _signal_cmd(arg: str) -> str | None:
     if not arg:
         return None
     return next((c for c in SIGNAL_CMDS if c.startswith(arg)), None)
+
+
+def write_latin1(stream: Any, text: str) -> None:
+    """Write the text as the bytes it stands for: values hold one code point per byte (Latin-1), as the
+    socket sends them, so that a dump gives back NUT's bytes rather than their UTF-8 spelling."""
+    stream.flush()
+    raw = getattr(stream, "buffer", None)
+    if raw is None:                 # a text-only stream (a test's StringIO): nothing better to do
+        stream.write(text)
+    else:
+        raw.write(text.encode("latin-1", "replace"))
+        raw.flush()
 
 
 def _synchronous(val: str) -> int:
