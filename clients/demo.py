@@ -1,7 +1,9 @@
 """pnut-demo: the whole stack on an embedded simulated UPS, with no hardware and no root-owned paths.
 
-Starts dummy-ups on a sequence that walks through a power failure, upsd on 127.0.0.1, and shows what
-`upsc` sees as the status changes.  Everything lives in a temporary directory and stops on exit.
+Starts dummy-ups on a sequence that walks through a power failure, upsd on 127.0.0.1 and a primary upsmon
+whose SHUTDOWNCMD only writes a marker file; rehearses the failure with pnut-rehearse, then shows what
+`upsc` sees and what upsmon notifies as the mains fail, the battery runs low and upsmon "shuts down".
+Everything lives in a temporary directory and stops on exit.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from pathlib import Path
 from docopt import docopt
 
 USAGE = """\
-pnut-demo: run dummy-ups and upsd on a simulated UPS and watch it with upsc.
+pnut-demo: run dummy-ups, upsd and upsmon on a simulated UPS and watch a power failure.
 
 Usage:
   pnut-demo [--duration=<s>] [--port=<n>] [--dir=<path>]
   pnut-demo -h
 
 Options:
-  --duration=<s>  Seconds to watch before stopping (0 = until Ctrl-C) [default: 50].
+  --duration=<s>  Seconds to watch before stopping (0 = until Ctrl-C) [default: 60].
   --port=<n>      TCP port for upsd on 127.0.0.1 (default: a free port).
   --dir=<path>    Keep the configuration and state in this directory instead of a temporary one.
   -h              Show this help.
@@ -57,11 +59,27 @@ def _write_config(root: Path, port: int) -> dict[str, str]:
     (conf / "upsd.conf").write_text(f"LISTEN 127.0.0.1 {port}\n")
     (conf / "upsd.users").write_text(
         "[admin]\n\tpassword = demo\n\tactions = SET FSD\n\tinstcmds = ALL\n\tupsmon primary\n")
+    notify = conf / "notify.sh"
+    notify.write_text('#!/bin/sh\necho "$(date +%H:%M:%S)  upsmon notifies $NOTIFYTYPE: $1" >> "$0.log"\n')
+    events = " ".join(f"NOTIFYFLAG {t} SYSLOG+EXEC\n" for t in
+                      ("ONLINE", "ONBATT", "LOWBATT", "FSD", "COMMOK", "COMMBAD", "SHUTDOWN"))
+    (conf / "upsmon.conf").write_text(
+        f"MONITOR {UPSNAME}@127.0.0.1:{port} 1 admin demo primary\n"
+        f"RUN_AS_USER {_username()}\n"
+        f"SHUTDOWNCMD \"touch {root / 'SHUTDOWNCMD-ran'}\"\n"
+        f"POWERDOWNFLAG {root / 'killpower'}\n"
+        f"NOTIFYCMD {notify}\n" + events.replace("\n ", "\n") +
+        "POLLFREQ 2\nPOLLFREQALERT 1\nHOSTSYNC 5\nFINALDELAY 2\n")
     for f in conf.iterdir():
-        os.chmod(f, 0o600)
+        os.chmod(f, 0o700 if f == notify else 0o600)
     env = dict(os.environ, NUT_CONFPATH=str(conf), NUT_STATEPATH=str(state),
                NUT_ALTPIDPATH=str(state), NUT_PIDPATH=str(state))
     return env
+
+
+def _username() -> str:
+    import pwd
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def _user_args() -> list[str]:
@@ -101,17 +119,11 @@ def run(duration: float, port: int, root: Path) -> int:
             time.sleep(0.2)
         print(f"$ upsc {target}")
         print(r.stdout, end="", flush=True)
-        print(f"\nWatching ups.status (the sequence fails the mains after 10 s; Ctrl-C to stop):", flush=True)
-        start_t = time.monotonic()
-        last = None
-        while duration <= 0 or time.monotonic() - start_t < duration:
-            r = _upsc(target, env, "ups.status")
-            status = r.stdout.strip() if r.returncode == 0 else r.stderr.strip()
-            if status != last:
-                charge = _upsc(target, env, "battery.charge").stdout.strip()
-                print(f"{time.strftime('%H:%M:%S')}  ups.status: {status:<16} battery.charge: {charge}", flush=True)
-                last = status
-            time.sleep(0.5)
+        print("\n$ pnut-rehearse -l 20        # what would happen, without touching anything", flush=True)
+        subprocess.run([_program("pnut-rehearse"), "-l", "20"], env=env, timeout=30)
+        start([_program("upsmon"), "-F"])
+        print(f"\nWatching the live failure (the mains fail about 10 s in; Ctrl-C to stop):", flush=True)
+        _watch(target, env, root, duration)
         return 0
     except KeyboardInterrupt:
         return 0
@@ -125,6 +137,35 @@ def run(duration: float, port: int, root: Path) -> int:
             except subprocess.TimeoutExpired:
                 c.kill()
                 c.wait(5)
+
+
+def _watch(target: str, env: dict[str, str], root: Path, duration: float) -> None:
+    """Print each status change, each upsmon notification, and the moment SHUTDOWNCMD ran."""
+    log = root / "etc" / "notify.sh.log"
+    marker = root / "SHUTDOWNCMD-ran"
+    start_t = time.monotonic()
+    last, seen, shut = None, 0, False
+    end = start_t + duration if duration > 0 else float("inf")
+    while time.monotonic() < end:
+        r = _upsc(target, env, "ups.status")
+        status = r.stdout.strip() if r.returncode == 0 else r.stderr.strip()
+        if status != last:
+            charge = _upsc(target, env, "battery.charge").stdout.strip()
+            print(f"{time.strftime('%H:%M:%S')}  upsc sees ups.status: {status:<18} battery.charge: {charge}",
+                  flush=True)
+            last = status
+        if log.exists():
+            lines = log.read_text().splitlines()
+            for line in lines[seen:]:
+                print(line, flush=True)
+            seen = len(lines)
+        if marker.exists() and not shut:
+            shut = True
+            print(f"{time.strftime('%H:%M:%S')}  upsmon ran SHUTDOWNCMD: a real system would power off now "
+                  f"(here it only created {marker.name}; POWERDOWNFLAG {'exists' if (root / 'killpower').exists() else 'missing'})",
+                  flush=True)
+            end = min(end, time.monotonic() + 3)      # the story ends with the shutdown
+        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
