@@ -4,14 +4,17 @@
 
 Two stacks run side by side, each with default upsmon settings (POLLFREQ 5, POLLFREQALERT 5):
   real  Debian's dummy-ups + upsd + upsmon
-  pnut  our dummy-ups + upsd + upsmon
-Each trial sets `ups.status` to `OB DISCHRG` in the driver (SET VAR through upsd: dummy-ups applies it at
-once, so that instant is "the driver sees the change") and times the ONBATT notification, which NOTIFYCMD
-stamps; then back to OL, and a random pause so the failures land at every phase of the poll cycle.
-Afterwards both upsmons idle for --idle seconds and their CPU time is read from /proc.
-It also reports whether the upsd answered WATCH (upsmon/PUSH.md): without it pnut's upsmon polls as NUT's.
-A last row ("push*") times our upsmon against the test suite's stand-in server that implements WATCH: the
-upsmon side of the fast path, until our upsd offers WATCH itself (then the "pnut" row shows it end to end).
+  pnut  our dummy-ups + upsd + upsmon (our upsd offers WATCH, upsmon/PUSH.md, so our upsmon is woken by
+        a push instead of waiting for its next poll)
+Each trial sets `ups.status` to `OB DISCHRG` in the driver (SET VAR through upsd) and times the ONBATT
+notification, which NOTIFYCMD stamps; then back to OL, and a random pause so the failures land at every
+phase of the poll cycle.  Two figures per trial:
+  driver  from the instant the driver publishes the new status (the bench reads the driver's Unix socket
+          as a second reader, as upsd does, and stamps the SETINFO ups.status line): upsd + upsmon alone
+  SET     from the SET VAR request: adds the driver's own delay; dummy-ups (NUT's and ours alike) sleeps
+          1 s inside each update and handles the SET only after it, so this adds 0 to 1 s to both stacks
+Afterwards both stacks idle for --idle seconds and the CPU time of upsmon (both processes of ours) and of
+upsd is read from /proc.  The WATCH column says whether the upsd answered WATCH with OK.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REAL = {"dummy-ups": "/lib/nut/dummy-ups", "upsd": "/lib/nut/upsd", "upsmon": "/lib/nut/upsmon"}
@@ -70,6 +74,9 @@ class Stack:
             f.chmod(0o640)
         self.procs: list[subprocess.Popen] = []
         self.monitor_pids: list[int] = []
+        self.upsd_pids: list[int] = []
+        self.published: list[tuple[float, str]] = []      # (time, ups.status) as the driver broadcast it
+        self.tap_sock: socket.socket | None = None
 
     def start(self) -> None:
         def spawn(argv: list[str]) -> subprocess.Popen:
@@ -77,8 +84,9 @@ class Stack:
             self.procs.append(p)
             return p
         spawn([self.progs["dummy-ups"], "-a", "ups", "-F", "-u", "root"])
-        spawn([self.progs["upsd"], "-F", "-u", "root"])
+        self.upsd_pids.append(spawn([self.progs["upsd"], "-F", "-u", "root"]).pid)
         self._wait(lambda: self.get_status() == "OL", "upsd")
+        self.tap()
         mon = spawn([self.progs["upsmon"], "-F", "-u", "root"] + (["-p"] if self.name == "real" else []))
         self.monitor_pids.append(mon.pid)
         if self.name != "real":
@@ -88,7 +96,31 @@ class Stack:
             self.monitor_pids.append(int(pidfile.read_text()))
         time.sleep(6)          # past upsmon's first 5 s pause: it now sleeps POLLFREQ between polls
 
-    def _wait(self, pred, what: str, timeout: float = 20) -> None:
+    def tap(self) -> None:
+        """Read the driver's socket beside upsd: every driver broadcasts each change to all its readers."""
+        self.tap_sock = socket.socket(socket.AF_UNIX)
+        self.tap_sock.connect(str(self.state / "dummy-ups-ups"))
+        prefix = "SETINFO ups.status "
+
+        def reader() -> None:
+            buf = b""
+            while True:
+                try:
+                    data = self.tap_sock.recv(4096)       # type: ignore[union-attr]
+                except OSError:
+                    return
+                if not data:
+                    return
+                now = time.time()
+                buf += data
+                *lines, buf = buf.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("latin-1")
+                    if line.startswith(prefix):
+                        self.published.append((now, line[len(prefix):].strip().strip('"')))
+        threading.Thread(target=reader, daemon=True).start()
+
+    def _wait(self, pred: Callable[[], object], what: str, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
         while not pred():
             if time.monotonic() > deadline:
@@ -128,20 +160,22 @@ class Stack:
             return []
         return [float(line.split()[0]) for line in self.log.read_text().splitlines() if line.split()[1] == typ]
 
-    def trial(self, typ: str, status: str) -> float | None:
+    def trial(self, typ: str, status: str) -> tuple[float, float] | None:
+        """(seconds from the driver's broadcast, seconds from the SET request) to the notification."""
         seen = len(self.notices(typ))
         t0 = self.set_status(status)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             got = self.notices(typ)
             if len(got) > seen:
-                return got[seen] - t0
+                pub = next((t for t, v in self.published if t >= t0 and v == status), None)
+                return (got[seen] - pub if pub is not None else float("nan"), got[seen] - t0)
             time.sleep(0.01)
         return None
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self, pids: list[int]) -> float:
         total = 0
-        for pid in self.monitor_pids:
+        for pid in pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 total += int(fields[11]) + int(fields[12])
@@ -155,6 +189,8 @@ class Stack:
                 os.kill(pid, 15)
             except ProcessLookupError:
                 pass
+        if self.tap_sock is not None:
+            self.tap_sock.close()
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()
@@ -165,60 +201,7 @@ class Stack:
                 p.kill()
 
 
-def standin_trials(root: Path, trials: int) -> list[float | None]:
-    """Our upsmon against the test suite's stand-in server that implements WATCH (upsmon/PUSH.md): the
-    upsmon side of the fast path alone, until our upsd offers WATCH itself."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.e2e.test_rehearsal_push import StandIn
-    srv = StandIn(watch=True)
-    root.mkdir(parents=True)
-    notify = root / "notify.sh"
-    notify.write_text(NOTIFY_SH)
-    notify.chmod(0o755)
-    conf = root / "upsmon.conf"
-    conf.write_text(f"MONITOR ups@127.0.0.1:{srv.port} 1 u p primary\nSHUTDOWNCMD /bin/true\n"
-                    f"NOTIFYCMD {notify}\nNOTIFYFLAG ONBATT EXEC\nNOTIFYFLAG ONLINE EXEC\nRUN_AS_USER root\n")
-    env = dict(os.environ, NUT_PIDPATH=str(root))
-    p = subprocess.Popen([ours("upsmon"), "-F", "-f", str(conf)], env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    log = root / "notify.sh.log"
-    out: list[float | None] = []
-
-    def seen(typ: str) -> list[float]:
-        if not log.exists():
-            return []
-        return [float(ln.split()[0]) for ln in log.read_text().splitlines() if ln.split()[1] == typ]
-    try:
-        deadline = time.monotonic() + 20
-        while not srv.watchers and time.monotonic() < deadline:
-            time.sleep(0.1)
-        rnd = random.Random(7)
-        for _ in range(trials):
-            for typ, status in (("ONBATT", "OB DISCHRG"), ("ONLINE", "OL")):
-                n = len(seen(typ))
-                t0 = time.time()
-                srv.set_status(status)
-                end = time.monotonic() + 20
-                while len(seen(typ)) <= n and time.monotonic() < end:
-                    time.sleep(0.005)
-                got = seen(typ)
-                if typ == "ONBATT":
-                    out.append(got[n] - t0 if len(got) > n else None)
-                time.sleep(rnd.uniform(0, 2))
-    finally:
-        pidfile = root / "upsmon.pid"
-        if pidfile.exists():
-            try:
-                os.kill(int(pidfile.read_text()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
-        p.terminate()
-        p.wait(10)
-        srv.close()
-    return out
-
-
-def run_trials(st: Stack, trials: int, results: dict[str, list[float | None]]) -> None:
+def run_trials(st: Stack, trials: int, results: dict[str, list[tuple[float, float] | None]]) -> None:
     rnd = random.Random(hash(st.name))
     for _ in range(trials):
         results[st.name].append(st.trial("ONBATT", "OB DISCHRG"))
@@ -237,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pnut-bench-onbatt-") as d:
         stacks = [Stack("real", Path(d) / "real", REAL),
                   Stack("pnut", Path(d) / "pnut", {k: ours(k) for k in REAL})]
-        results: dict[str, list[float | None]] = {s.name: [] for s in stacks}
+        results: dict[str, list[tuple[float, float] | None]] = {s.name: [] for s in stacks}
         try:
             for s in stacks:
                 s.start()
@@ -246,27 +229,27 @@ def main(argv: list[str] | None = None) -> int:
                 t.start()
             for t in threads:
                 t.join()
-            cpu0 = {s.name: s.cpu_seconds() for s in stacks}
+            watch = {s.name: s.watch_supported() for s in stacks}
+            cpu0 = {s.name: (s.cpu_seconds(s.monitor_pids), s.cpu_seconds(s.upsd_pids)) for s in stacks}
             time.sleep(args.idle)
-            cpu = {s.name: s.cpu_seconds() - cpu0[s.name] for s in stacks}
-            pushed = standin_trials(Path(d) / "standin", args.trials)
-            print(f"ONBATT notification after the driver's change ({args.trials} trials, default POLLFREQ 5)")
-            print(f"{'stack':6} {'WATCH':6} {'mean s':>7} {'median s':>9} {'max s':>7} {'missed':>6} "
-                  f"{'idle CPU %':>10}")
+            cpu = {s.name: (s.cpu_seconds(s.monitor_pids) - cpu0[s.name][0],
+                            s.cpu_seconds(s.upsd_pids) - cpu0[s.name][1]) for s in stacks}
+            print(f"ONBATT notification latency, seconds ({args.trials} trials, default POLLFREQ 5); "
+                  f"idle CPU over {args.idle:g} s")
+            print(f"{'stack':6} {'WATCH':6} {'from':7} {'mean':>7} {'median':>7} {'max':>7} {'missed':>6} "
+                  f"{'upsmon CPU %':>12} {'upsd CPU %':>10}")
             for s in stacks:
                 got = [x for x in results[s.name] if x is not None]
                 missed = len(results[s.name]) - len(got)
-                mean = statistics.mean(got) if got else float("nan")
-                med = statistics.median(got) if got else float("nan")
-                mx = max(got) if got else float("nan")
-                print(f"{s.name:6} {'yes' if s.watch_supported() else 'no':6} {mean:7.3f} {med:9.3f} {mx:7.3f} "
-                      f"{missed:6d} {100 * cpu[s.name] / args.idle:10.3f}")
-            got = [x for x in pushed if x is not None]
-            if got:
-                print(f"{'push*':6} {'yes':6} {statistics.mean(got):7.3f} {statistics.median(got):9.3f} "
-                      f"{max(got):7.3f} {len(pushed) - len(got):6d} {'-':>10}")
-                print("* our upsmon against a stand-in server implementing WATCH (upsmon/PUSH.md), "
-                      "until our upsd offers it")
+                for i, frm in enumerate(("driver", "SET")):
+                    vals = [x[i] for x in got if x[i] == x[i]]
+                    mean = statistics.mean(vals) if vals else float("nan")
+                    med = statistics.median(vals) if vals else float("nan")
+                    mx = max(vals) if vals else float("nan")
+                    cpu_cols = (f"{100 * cpu[s.name][0] / args.idle:12.3f} {100 * cpu[s.name][1] / args.idle:10.3f}"
+                                if i == 0 else "")
+                    print(f"{s.name if i == 0 else '':6} {('yes' if watch[s.name] else 'no') if i == 0 else '':6} "
+                          f"{frm:7} {mean:7.3f} {med:7.3f} {mx:7.3f} {missed if i == 0 else '':>6} {cpu_cols}")
         finally:
             for s in stacks:
                 s.stop()
