@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -205,7 +206,9 @@ class DummyUps(Driver):
         from pnut.libupsclient import BadAddress, UnknownCommand, UpsClient, UpsClientError, splitname
         try:
             self.client_ups, host, port = splitname(self.device_path)
-        except BadAddress:
+        except BadAddress as e:
+            if str(e):
+                print(e, file=sys.stderr)       # upscli_splitaddr() complains on stderr first
             raise Fatal("Error: invalid UPS definition.\nRequired format: upsname[@hostname[:port]]") from None
         try:
             self.client = UpsClient(host, port, tryssl=True)

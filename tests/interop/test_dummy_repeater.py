@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from tests.procs import NutDirs, free_port, ours, real_nut, run, wait_for
 
 DEV = """\
@@ -56,15 +58,16 @@ def test_repeater_dump_matches_nut(tmp_path, procs):
     assert mine.stdout == real.stdout
 
 
-def test_repeater_errors_match_nut(tmp_path):
+@pytest.mark.parametrize("port", ["up@127.0.0.1:{dead}", "up@127.0.0.1:notaport", "up@127.0.0.1:"])
+def test_repeater_errors_match_nut(tmp_path, port):
     local = NutDirs(tmp_path / "local")
-    dead = free_port()
-    local.write("ups.conf", f"[rep]\n\tdriver = dummy-ups\n\tport = up@127.0.0.1:{dead}\n")
+    port = port.format(dead=free_port())
+    local.write("ups.conf", f"[rep]\n\tdriver = dummy-ups\n\tport = {port}\n")
     real = _dump(real_nut("dummy-ups"), local)
     mine = _dump(ours("dummy-ups"), local)
     assert real.returncode == mine.returncode == 1
-    want = "Error: Connection failure: Connection refused"
-    assert want in real.stderr and want in mine.stderr
+    assert "Error: " in mine.stderr
+    assert mine.stderr == real.stderr
 
 
 def test_repeater_goes_stale_and_recovers(tmp_path, procs):

@@ -79,10 +79,21 @@ def test_set_and_instcmd(make):
     assert list(ds.tree.iter_commands()) == ["load.off"]
 
 
-def test_repeater_is_a_clean_fatal(make, tmp_path):
+def test_repeater_without_a_server_is_a_clean_fatal(make, tmp_path):
+    from pnut.conf.common import Fatal
+    from tests.procs import free_port
+    core = Core(DummyUps)
+    core.device_path = f"ups@127.0.0.1:{free_port()}"
+    core.driver.initups()
+    assert core.dstate.getinfo_raw("driver.parameter.mode") == "repeater"
+    with pytest.raises(Fatal, match="^Error: Connection failure: Connection refused$"):
+        core.driver.initinfo()
+
+
+def test_repeater_with_a_bad_address_is_a_clean_fatal(make, tmp_path):
     from pnut.conf.common import Fatal
     core = Core(DummyUps)
-    core.device_path = "ups@localhost"
+    core.device_path = "ups@127.0.0.1:notaport"
     core.driver.initups()
-    with pytest.raises(Fatal, match="libupsclient"):
+    with pytest.raises(Fatal, match="invalid UPS definition"):
         core.driver.initinfo()
