@@ -77,7 +77,7 @@ class Driver:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.dstate: DState = core.dstate
-        self.extrafd: int | None = None  # readable fd that ends the poll wait early (NUT's extrafd)
+        self.extrafd: int | None = None  # NUT's extrafd: readable data ends the poll wait; see set_extrafd()
 
     # -- helpers for drivers -------------------------------------------------------------------
     def addvar(self, vartype: VarType, name: str, desc: str, reloadable: bool = False) -> None:
