@@ -14,12 +14,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 
+from pnut.conf import NUT_VERSION
+from pnut.conf.getopt import getopt  # noqa: F401 -- re-exported for the clients and upsmon
+
 TYPE_CHECKING = False     # importing typing would cost upsc ~3 ms of start-up
 if TYPE_CHECKING:
     from typing import Any
-
-from pnut.conf import NUT_VERSION
-from pnut.conf.getopt import getopt  # noqa: F401 -- re-exported for the clients and upsmon
 
 VERSION = NUT_VERSION
 

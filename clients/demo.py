@@ -122,7 +122,7 @@ def run(duration: float, port: int, root: Path) -> int:
         print("\n$ pnut-rehearse -l 20        # what would happen, without touching anything", flush=True)
         subprocess.run([_program("pnut-rehearse"), "-l", "20"], env=env, timeout=30)
         start([_program("upsmon"), "-F"])
-        print(f"\nWatching the live failure (the mains fail about 10 s in; Ctrl-C to stop):", flush=True)
+        print("\nWatching the live failure (the mains fail about 10 s in; Ctrl-C to stop):", flush=True)
         _watch(target, env, root, duration)
         return 0
     except KeyboardInterrupt:
@@ -161,9 +161,9 @@ def _watch(target: str, env: dict[str, str], root: Path, duration: float) -> Non
             seen = len(lines)
         if marker.exists() and not shut:
             shut = True
+            flag = "exists" if (root / "killpower").exists() else "missing"
             print(f"{time.strftime('%H:%M:%S')}  upsmon ran SHUTDOWNCMD: a real system would power off now "
-                  f"(here it only created {marker.name}; POWERDOWNFLAG {'exists' if (root / 'killpower').exists() else 'missing'})",
-                  flush=True)
+                  f"(here it only created {marker.name}; POWERDOWNFLAG {flag})", flush=True)
             end = min(end, time.monotonic() + 3)      # the story ends with the shutdown
         time.sleep(0.5)
 

@@ -6,11 +6,11 @@ Library code raises `Fatal`; only a program's main() turns it into a message and
 
 from __future__ import annotations
 
+import grp
 import logging
 import logging.handlers
 import os
 import pwd
-import grp
 import signal
 import sys
 import time

@@ -193,7 +193,7 @@ class ApcSmart(ApcVars, ApcCommands, Driver):
                 if not flags & SER_TO:
                     port.comm_fail(f"serial port read timeout: {fn}")
                 return 0, ""
-            for i, c in enumerate(chunk):
+            for c in chunk:
                 if len(buf) == APC_LBUF - 1:
                     port.comm_fail(f"serial port read overflow: {fn}")
                     return -1, ""

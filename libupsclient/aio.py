@@ -60,7 +60,7 @@ class AsyncUpsClient:
                 raise errors.NoSuchHost() from None
             raise errors.UpsClientError() from None
         failure: errors.UpsClientError | None = None
-        for family, socktype, proto, _canon, addr in infos:
+        for family, _socktype, proto, _canon, addr in infos:
             try:
                 self._reader, self._writer = await asyncio.wait_for(
                     asyncio.open_connection(str(addr[0]), int(addr[1]), family=family, proto=proto),

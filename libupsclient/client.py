@@ -15,7 +15,7 @@ try:
     # interpreter's), and nothing here needs them.  socket.py is only loaded for TLS.
     import _socket as socket
 except ImportError:     # pragma: no cover - every CPython has _socket
-    import socket       # type: ignore[no-redef]
+    import socket  # type: ignore[no-redef]
 
 from pnut.libupsclient import core, errors
 from pnut.libupsclient.core import DEFAULT_HOST, DEFAULT_PORT, NETWORK_TIMEOUT, READ

@@ -137,7 +137,7 @@ def split(line: str) -> list[str]:
 def _matches(query: Sequence[str], words: Sequence[str]) -> bool:
     if len(words) < len(query):
         return False
-    return all(q.casefold() == w.casefold() for q, w in zip(query, words))
+    return all(q.casefold() == w.casefold() for q, w in zip(query, words, strict=False))
 
 
 def parse_get(query: Sequence[str], line: str) -> list[str]:

@@ -10,9 +10,9 @@ import time
 
 import serial
 import serial.rfc2217
+
 from pnut.drivers.apcsmart_sim import SmartUPS
 from pnut.drivers.apcsmart_sim_pty import SimulatorPty, SimulatorTcp
-
 from tests.procs import ours, run, wait_for
 
 

@@ -9,11 +9,11 @@ import threading
 import time
 
 import pytest
+
 from pnut.conf.common import Fatal
 from pnut.drivers import apcupsd_ups
 from pnut.drivers.apcupsd_ups import ApcupsdUps
 from pnut.drivers.main import Core, DeviceError
-
 from tests.apcupsd import FakeNis, status_reply
 from tests.interop.test_upsd_harness import UPSD_USERS
 from tests.procs import free_port, ours, run, wait_for

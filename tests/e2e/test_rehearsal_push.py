@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from tests.e2e.rehearsal_harness import Host, MARK_SH, NOTIFY_SH
+from tests.e2e.rehearsal_harness import MARK_SH, NOTIFY_SH, Host
 from tests.procs import free_port, ours, wait_for
 
 

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from pnut.drivers import upsdrvctl
 
+from pnut.drivers import upsdrvctl
 from tests.procs import NutDirs, ours, run, wait_for
 
 FAKE_DRIVER = r"""#!/bin/sh

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from pnut.drivers.apcsmart_sim import SmartUPS
 from pnut.drivers.apcsmart_sim_pty import SimulatorPty
-
 from tests.procs import free_port, ours, real_nut, run, wait_for
 
 pytestmark = pytest.mark.skipif(real_nut("apcsmart") is None, reason="Debian's NUT apcsmart driver is missing")

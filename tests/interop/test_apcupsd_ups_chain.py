@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
+
 from pnut.drivers.apcsmart_sim import SmartUPS
 from pnut.drivers.apcsmart_sim_pty import SimulatorPty
-
 from tests.apcupsd import ROOT, Apcupsd
 from tests.interop.test_upsd_harness import UPSD_USERS
 from tests.procs import free_port, ours, real_nut, run, wait_for

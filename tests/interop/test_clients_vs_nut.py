@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from pnut.clients.cli import login_name
 
+from pnut.clients.cli import login_name
 from tests.procs import NutDirs, Procs, free_port, ours, real_nut, wait_for
 
 NSS_NOTICE = "Init SSL without certificate database\n"

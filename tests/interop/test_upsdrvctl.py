@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pnut.drivers import upsdrvctl
 
+from pnut.drivers import upsdrvctl
 from tests.procs import NutDirs, ours, real_nut, run, wait_for
 
 REAL = "/sbin/upsdrvctl"

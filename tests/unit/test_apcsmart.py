@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+
 from pnut.conf.common import Fatal
 from pnut.drivers import apcsmart_tabs as tabs
 from pnut.drivers.apcsmart import ApcSmart
@@ -25,7 +26,6 @@ from pnut.drivers.main import (
     Core,
 )
 from pnut.drivers.state import Flag
-
 from tests.procs import wait_for
 
 

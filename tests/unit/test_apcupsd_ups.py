@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from pnut.drivers import apcupsd_ups as a
 from pnut.drivers import registry
 

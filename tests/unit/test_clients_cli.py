@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import docopt
 import pytest
+
 from pnut.clients import cli, upsc, upscmd, upslog, upsrw
 
 # --- getopt ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pnut.drivers import dummy_ups
 from pnut.drivers.main import getopt
 

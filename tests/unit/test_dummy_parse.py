@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pnut.drivers.dummy_ups import DummyUps
 from pnut.drivers.main import STAT_INSTCMD_UNKNOWN, STAT_SET_HANDLED, Core
 from pnut.drivers.state import Flag

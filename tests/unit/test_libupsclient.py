@@ -12,9 +12,9 @@ import sys
 import threading
 
 import pytest
+
 from pnut.libupsclient import aio, client, core, errors, proto
 from pnut.libupsclient.client import UpsClient, fetch_vars
-
 from tests.procs import wait_for
 
 # --- a scripted upsd ------------------------------------------------------------------------------------

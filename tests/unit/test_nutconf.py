@@ -6,8 +6,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pnut.conf
 import pytest
+
+import pnut.conf
 from pnut.conf.nutconf import Mode, parse_nutconf, read_nutconf
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pnut.conf.parseconf import (
     ERR_HASH_IN_QUOTES,
     ParseError,

@@ -4,6 +4,7 @@ common/common.c in NUT 2.8.0, with Debian's built-in directories)."""
 from __future__ import annotations
 
 import pytest
+
 from pnut.conf import paths
 
 VARS = ("NUT_CONFPATH", "NUT_STATEPATH", "NUT_ALTPIDPATH", "NUT_PIDPATH")

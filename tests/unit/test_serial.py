@@ -7,6 +7,7 @@ import socket
 import termios
 
 import pytest
+
 from pnut.conf.common import Fatal
 from pnut.drivers.serial import SerialError, SerialPort
 

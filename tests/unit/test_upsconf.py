@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from pnut.conf.upsconf import ConfError, Directive, parse_upsconf, read_upsconf
 
 

@@ -9,6 +9,7 @@ import ctypes.util
 import socket
 
 import pytest
+
 from pnut.conf.upsdconf import parse_upsd_users
 from pnut.upsd import server as server_mod
 from pnut.upsd.server import Client, Server, Settings

@@ -14,7 +14,6 @@ from pnut.upsd.server import Client, Server
 from pnut.upsd.sstate import parse_args
 from pnut.upsd.tracking import Tracking
 from pnut.upsd.users import Users
-
 from tests.unit.test_upsd_core import _client, _server
 
 

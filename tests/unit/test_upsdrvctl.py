@@ -8,6 +8,7 @@ import re
 import signal
 
 import pytest
+
 from pnut.conf.getopt import GetOpt
 from pnut.conf.upsconf import parse_upsconf
 from pnut.drivers import upsdrvctl
