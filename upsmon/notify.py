@@ -39,7 +39,9 @@ class NotifyType(enum.Enum):
     NOCOMM = "UPS %s is unavailable"
     NOPARENT = "upsmon parent process died - shutdown impossible"
     CAL = "UPS %s: calibration in progress"
-    # Added after 2.8.0 (2.8.1 .. 2.8.3); pnut raises them too, so NOTIFYFLAG/NOTIFYMSG for them work.
+    # Added after 2.8.0 (2.8.1 .. 2.8.3): names and stock texts are NUT's own (clients/upsmon.h notifylist),
+    # so scripts that match on them work unchanged.  ALARM and OTHER carry a second %s: the ups.alarm value
+    # and the unrecognised status words respectively.
     NOTCAL = "UPS %s: calibration finished"
     OFF = "UPS %s: administratively OFF or asleep"
     NOTOFF = "UPS %s: no longer administratively OFF or asleep"
@@ -47,14 +49,16 @@ class NotifyType(enum.Enum):
     NOTBYPASS = "UPS %s: no longer on bypass"
     ECO = "UPS %s: in ECO mode (as defined by vendor)"
     NOTECO = "UPS %s: no longer in ECO mode"
-    ALARM = "UPS %s: one or more active alarms (check ups.alarm)"
-    NOTALARM = "UPS %s: no longer under alarm"
+    ALARM = "UPS %s: one or more active alarms: [%s]"
+    NOTALARM = "UPS %s is no longer in an alarm state (no active alarms)"
     OVER = "UPS %s: overloaded"
     NOTOVER = "UPS %s: no longer overloaded"
     TRIM = "UPS %s: trimming incoming voltage"
     NOTTRIM = "UPS %s: no longer trimming incoming voltage"
     BOOST = "UPS %s: boosting incoming voltage"
     NOTBOOST = "UPS %s: no longer boosting incoming voltage"
+    OTHER = "UPS %s: has at least one unclassified status token: [%s]"
+    NOTOTHER = "UPS %s has no unclassified status tokens anymore"
 
     @classmethod
     def lookup(cls, name: str) -> NotifyType | None:
@@ -71,13 +75,11 @@ HOST_TYPES = (NotifyType.SHUTDOWN, NotifyType.NOPARENT)
 
 
 def default_flags(t: NotifyType) -> Flag:
-    """SYSLOG+WALL for every type except CAL, which is SYSLOG only (NUT 2.8.0); pnut's later types that are
-    mere status decorations are SYSLOG only too, so an upgrade does not start walling users."""
-    if t.name in NUT280_TYPES and t is not NotifyType.CAL:
-        return Flag.SYSLOG | Flag.WALL
-    if t in (NotifyType.OFF, NotifyType.NOTOFF, NotifyType.BYPASS, NotifyType.NOTBYPASS):
-        return Flag.SYSLOG | Flag.WALL
-    return Flag.SYSLOG
+    """SYSLOG+WALL for every type except CAL, which is SYSLOG only in NUT 2.8.0.  The types added after
+    2.8.0 take later NUT's default, SYSLOG+WALL (NOTIFY_DEFAULT in its notifylist)."""
+    if t is NotifyType.CAL:
+        return Flag.SYSLOG
+    return Flag.SYSLOG | Flag.WALL
 
 
 def parse_flags(text: str) -> tuple[Flag, list[str]]:
@@ -92,10 +94,12 @@ def parse_flags(text: str) -> tuple[Flag, list[str]]:
     return flags, bad
 
 
-def format_message(template: str, sysname: str) -> str:
-    """NUT feeds the template to snprintf with one string argument: only the first %s means the UPS."""
+def format_message(template: str, sysname: str, extra: str | None = None) -> str:
+    """NUT's do_notify(): the first %s is the UPS (MONITOR system string); a second %s, if the template has
+    one, is the type's extra detail (ALARM: ups.alarm, OTHER: the unknown status words), or nothing when the
+    type has none (later NUT prints "(null)" there).  Any further %s is dropped; %% is a literal percent."""
     out: list[str] = []
-    used = False
+    args = [sysname, extra or ""]
     i = 0
     while i < len(template):
         ch = template[i]
@@ -103,9 +107,8 @@ def format_message(template: str, sysname: str) -> str:
             nxt = template[i + 1]
             if nxt == "%":
                 out.append("%")
-            elif nxt == "s" and not used:
-                out.append(sysname)
-                used = True
+            elif nxt == "s" and args:
+                out.append(args.pop(0))
             i += 2
             continue
         out.append(ch)
@@ -134,16 +137,16 @@ class Notifier:
     sent: list[Notice] = field(default_factory=list)
     children: list[subprocess.Popen] = field(default_factory=list)
 
-    def message_for(self, t: NotifyType, sysname: str) -> str:
-        return format_message(self.messages.get(t, t.value), sysname)
+    def message_for(self, t: NotifyType, sysname: str, extra: str | None = None) -> str:
+        return format_message(self.messages.get(t, t.value), sysname, extra)
 
     def flags_for(self, t: NotifyType) -> Flag:
         return self.flags.get(t, default_flags(t))
 
-    def notify(self, t: NotifyType, sysname: str = "") -> Notice:
+    def notify(self, t: NotifyType, sysname: str = "", extra: str | None = None) -> Notice:
         sysname = "" if t in HOST_TYPES else sysname
         flags = self.flags_for(t)
-        notice = Notice(t, sysname, self.message_for(t, sysname), flags)
+        notice = Notice(t, sysname, self.message_for(t, sysname, extra), flags)
         self.sent.append(notice)
         if flags & Flag.IGNORE:
             return notice
