@@ -119,6 +119,19 @@ class Link:
             self.close()
         raise PollFailed(not self.connected)
 
+    def alarm(self) -> str | None:
+        """`GET VAR <ups> ups.alarm` while the status says ALARM; None when it cannot be had (an older
+        driver may not publish it), which NUT reports as "n/a"."""
+        if self.client is None or not self.client.connected:
+            return None
+        try:
+            return self.client.get_var(self.mon.upsname, "ups.alarm")
+        except errors.UpsClientError as exc:
+            log.debug("UPS [%s]: no ups.alarm: %s", self.mon.sys, exc)
+        except (OSError, IndexError) as exc:
+            log.debug("UPS [%s]: no ups.alarm: %s", self.mon.sys, exc)
+        return None
+
     def set_fsd(self) -> bool:
         """setfsd(): `FSD <ups>`.  Unlike 2.8.0, a link that is down is reconnected once first, so a
         primary that lost upsd for a moment still raises FSD for its secondaries."""

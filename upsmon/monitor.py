@@ -6,6 +6,9 @@ rule on a fake clock.  Differences from NUT 2.8.0, all taken from later NUT rele
   * CAL is cleared when the status no longer carries it (NOTCAL is notified).  In 2.8.0 the flag stuck
     forever and a later OB LB was never declared critical: a calibration could cost the shutdown.
   * OFF/NOTOFF and BYPASS/NOTBYPASS are notified (2.8.1); they never make a UPS critical by themselves.
+  * ECO, ALARM, OVER, TRIM, BOOST and their NOT forms follow the status words of the same names, and
+    OTHER/NOTOTHER report status words upsmon does not know (2.8.1 .. 2.8.3).  They are notifications
+    only: none of them enters is_critical(), so they never start or prevent a shutdown.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ log = logging.getLogger("pnut.upsmon")
 NEVER = float("-inf")
 INITIAL_SLEEP = 5          # NUT starts with a 5 s pause whatever POLLFREQ says
 
-Emit = Callable[[NotifyType, str], object]
+Emit = Callable[..., object]          # emit(type, sys) or, for ALARM and OTHER, emit(type, sys, extra)
+
+# Status words later NUT's parse_status() knows; any other word is reported by OTHER.  HB, CHRG and DISCHRG
+# are known but draw no reaction.
+KNOWN_WORDS = frozenset(("OL", "OB", "LB", "RB", "CAL", "OFF", "BYPASS", "ECO", "ALARM", "OVER", "TRIM",
+                         "BOOST", "FSD", "HB", "CHRG", "DISCHRG"))
+
+# Flags that appear with a status word and disappear (with a NOT notification) when it goes away.
+TOGGLES = (("cal", "CAL"), ("off", "OFF"), ("bypass", "BYPASS"), ("alarm", "ALARM"), ("over", "OVER"),
+           ("trim", "TRIM"), ("boost", "BOOST"), ("eco", "ECO"))
 
 
 @dataclass
@@ -37,6 +49,13 @@ class UpsState:
     cal: bool = False
     off: bool = False
     bypass: bool = False
+    eco: bool = False
+    alarm: bool = False
+    alarmtext: str = ""                 # the last ups.alarm value notified, to re-notify when it changes
+    over: bool = False
+    trim: bool = False
+    boost: bool = False
+    others: tuple[str, ...] = ()        # status words not in KNOWN_WORDS, as last seen
     commstate: int = -1                 # -1 = not yet known (first COMMOK and first ONLINE are silent)
     linestate: int = -1
     lastpoll: float = NEVER
@@ -92,8 +111,9 @@ class Decider:
         ups.commstate = 0
         ups.linestate = 0
 
-    def status(self, ups: UpsState, text: str, now: float) -> None:
-        """parse_status(): one `ups.status` value."""
+    def status(self, ups: UpsState, text: str, now: float, alarm: str | None = None) -> None:
+        """parse_status(): one `ups.status` value.  `alarm` is ups.alarm, fetched by the caller when the
+        status carries ALARM (None when it could not be had: NUT then says "n/a")."""
         if not text:
             self.gone(ups, now)
             return
@@ -104,21 +124,39 @@ class Decider:
             ups.lowbatt = False
         if "FSD" not in text:
             ups.fsd = False
-        if ups.cal and "CAL" not in words:
-            ups.cal = False
-            self.emit(NotifyType.NOTCAL, ups.sys)
-        if ups.off and "OFF" not in words:
-            ups.off = False
-            self.emit(NotifyType.NOTOFF, ups.sys)
-        if ups.bypass and "BYPASS" not in words:
-            ups.bypass = False
-            self.emit(NotifyType.NOTBYPASS, ups.sys)
+        for attr, word in TOGGLES:
+            if getattr(ups, attr) and word not in words:
+                setattr(ups, attr, False)
+                self.emit(NotifyType["NOT" + word], ups.sys)
+                if attr == "alarm":
+                    ups.alarmtext = ""
+                if attr in ("alarm", "over"):
+                    self._relax(ups)
         for word in words:
-            self._word(ups, word, now)
+            self._word(ups, word, now, alarm)
             if not ups.onbatt or not ups.lowbatt or ups.cal:
                 ups.lastnoncrit = now
+        self._others(ups, words)
 
-    def _word(self, ups: UpsState, word: str, now: float) -> None:
+    def _relax(self, ups: UpsState) -> None:
+        """After ALARM or OVER clears, poll at POLLFREQ again unless the UPS still needs watching."""
+        if not (ups.onbatt or ups.alarm or (ups.over and self.conf.overduration >= 0)):
+            self.sleepval = self.conf.pollfreq
+
+    def _others(self, ups: UpsState, words: list[str]) -> None:
+        """OTHER when an unknown status word appears or one of several goes away (with the words now
+        present), NOTOTHER when the last one goes away."""
+        others = tuple(w for w in words if w not in KNOWN_WORDS)
+        if set(others) == set(ups.others):
+            ups.others = others
+            return
+        ups.others = others
+        if others:
+            self.emit(NotifyType.OTHER, ups.sys, " ".join(others))
+        else:
+            self.emit(NotifyType.NOTOTHER, ups.sys)
+
+    def _word(self, ups: UpsState, word: str, now: float, alarm: str | None = None) -> None:
         if word == "OL":
             if not ups.online:
                 self.sleepval = self.conf.pollfreq
@@ -156,6 +194,22 @@ class Decider:
             if not ups.bypass:
                 self.emit(NotifyType.BYPASS, ups.sys)
                 ups.bypass = True
+        elif word == "ALARM":
+            if not ups.alarm:
+                self.sleepval = self.conf.pollfreqalert
+                ups.alarm = True
+                ups.alarmtext = alarm or ""
+                self.emit(NotifyType.ALARM, ups.sys, "n/a" if alarm is None else alarm)
+            elif alarm is not None and alarm != ups.alarmtext:
+                ups.alarmtext = alarm                  # still under alarm, but a different set of alarms
+                self.emit(NotifyType.ALARM, ups.sys, alarm)
+        elif word in ("ECO", "OVER", "TRIM", "BOOST"):
+            attr = word.lower()
+            if not getattr(ups, attr):
+                if word == "OVER" and self.conf.overduration >= 0:
+                    self.sleepval = self.conf.pollfreqalert
+                setattr(ups, attr, True)
+                self.emit(NotifyType[word], ups.sys)
 
     # --- the verdict --------------------------------------------------------------------------------
 

@@ -65,8 +65,8 @@ class Rehearsal:
 
     # --- notifications ----------------------------------------------------------------------------------
 
-    def on_notice(self, t: NotifyType, sysname: str) -> None:
-        n = self.notifier.notify(t, sysname)
+    def on_notice(self, t: NotifyType, sysname: str, extra: str | None = None) -> None:
+        n = self.notifier.notify(t, sysname, extra)
         flags = n.flags
         if flags & Flag.IGNORE or not flags:
             self.say(f"{t.name}: \"{n.message}\" (IGNORE: nothing is done)")
@@ -120,7 +120,7 @@ class Rehearsal:
             return decider.must_shutdown(self.now)
 
         self.now = -1.0
-        decider.emit = lambda t, s: None           # the baseline poll: nothing worth reporting
+        decider.emit = lambda t, s, x=None: None           # the baseline poll: nothing worth reporting
         feed(initial)
         decider.emit = self.on_notice
         self.now = 0.0

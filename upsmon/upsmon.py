@@ -195,7 +195,8 @@ class Upsmon:
                 link.close()
                 self.decider.dropped(ups)
             return
-        self.decider.status(ups, status, self.now())
+        alarm = link.alarm() if "ALARM" in status.upper().split() else None
+        self.decider.status(ups, status, self.now(), alarm)
         if self.push and not self.conf.forcessl:
             self.watches[ups.sys].start()
 
