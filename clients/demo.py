@@ -96,9 +96,11 @@ def run(duration: float, port: int, root: Path) -> int:
     env = _write_config(root, port)
     target = f"{UPSNAME}@127.0.0.1:{port}"
     children: list[subprocess.Popen] = []
+    names: dict[int, str] = {}
 
     def start(argv: list[str]) -> None:
-        print("$ " + " ".join(os.path.basename(argv[0]) if i == 0 else a for i, a in enumerate(argv)), flush=True)
+        names[len(children)] = os.path.basename(argv[0])
+        print("$ " + " ".join([names[len(children)], *argv[1:]]), flush=True)
         children.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     try:
@@ -109,9 +111,9 @@ def run(duration: float, port: int, root: Path) -> int:
             r = _upsc(target, env)
             if r.returncode == 0 and "ups.status: WAIT" not in r.stdout:
                 break
-            for c in children:
+            for n, c in enumerate(children):
                 if c.poll() is not None:
-                    print(f"{c.args[0]} exited with status {c.returncode}", file=sys.stderr)
+                    print(f"{names[n]} exited with status {c.returncode}", file=sys.stderr)
                     return 1
             if time.monotonic() > deadline:
                 print(f"upsd did not serve {target}: {r.stderr.strip()}", file=sys.stderr)

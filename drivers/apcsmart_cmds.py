@@ -42,7 +42,8 @@ from pnut.drivers.main import (
 )
 
 if TYPE_CHECKING:      # pragma: no cover
-    from pnut.drivers.apcsmart import ApcSmart as _Base
+    # the driver class is built from these mixins, so mypy meets the module half-read: type them as Any
+    from pnut.drivers.apcsmart import ApcSmart as _Base  # type: ignore[attr-defined]
 else:
     _Base = object
 
@@ -52,6 +53,8 @@ SDIDX_AT = 1          # the advorder digit whose method takes the awd argument
 
 
 class ApcCommands(_Base):
+    last_nasty: float           # when the last dangerous command was asked for (set in ApcSmart.__init__)
+
     # ------------------------------------------------------------------ shutdown primitives
     def sdok(self, ign: bool) -> int:
         """Every shutdown command answers OK (or '*' on old units); Z answers nothing."""

@@ -36,7 +36,8 @@ from pnut.drivers.apcsmart_tabs import (
 from pnut.drivers.state import Flag
 
 if TYPE_CHECKING:      # pragma: no cover
-    from pnut.drivers.apcsmart import ApcSmart as _Base
+    # the driver class is built from these mixins, so mypy meets the module half-read: type them as Any
+    from pnut.drivers.apcsmart import ApcSmart as _Base  # type: ignore[attr-defined]
 else:
     _Base = object
 

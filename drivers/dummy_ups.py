@@ -27,6 +27,10 @@ from pnut.drivers.main import (
 )
 from pnut.drivers.state import Flag
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pnut.libupsclient import UpsClient
+
 log = logging.getLogger("pnut.drivers.dummy_ups")
 
 MAX_STRING_SIZE = 128       # a value read from the file keeps at most 127 characters
@@ -121,7 +125,7 @@ class DummyUps(Driver):
         self.next_update = -1.0
         self.datafile_mtime = 0
         self.var_value = ""                      # survives between lines, as NUT's stack buffer does
-        self.client = None                       # repeater mode: the UpsClient to the other upsd
+        self.client: UpsClient | None = None     # repeater mode: the connection to the other upsd
         self.client_ups = ""
 
     # -- callbacks ------------------------------------------------------------------------------
@@ -225,6 +229,7 @@ class DummyUps(Driver):
     def repeater_copy(self) -> None:
         """LIST VAR on the other upsd; every variable but driver.* goes through setvar (so ups.status is
         re-tokenised and flags are those a client SET would give)."""
+        assert self.client is not None
         for name, value in self.client.list_vars(self.client_ups).items():
             if not name.startswith("driver."):
                 self.do_setvar(name, value)
@@ -238,6 +243,7 @@ class DummyUps(Driver):
             # stale until the other upsd answers again, so nobody acts on a copy that is no longer live.
             upsdebugx(1, "Error: %s", e)
             self.dstate.datastale()
+            assert self.client is not None
             try:
                 self.client.connect()
             except UpsClientError as e2:

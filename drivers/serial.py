@@ -178,7 +178,10 @@ class SerialPort:
     # -- I/O -------------------------------------------------------------------------------------
     def flush_io(self) -> None:
         """tcflush(TCIOFLUSH): discard unread input (and unsent output, see flush_output)."""
-        self._guard(lambda: (self._drain_output(), self._discard_input()))
+        def both() -> None:
+            self._drain_output()
+            self._discard_input()
+        self._guard(both)
 
     def flush_output(self) -> None:
         """NUT discards unsent output here (TCOFLUSH).  On a pty that can eat the last command byte when the

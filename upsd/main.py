@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import getopt
 import logging
 import os
 import resource
 import signal
 import socket
 import sys
+from dataclasses import dataclass, field
 
 from pnut.conf import NUT_VERSION, paths
 from pnut.conf.common import (
@@ -51,6 +51,7 @@ from pnut.conf.common import (
     setup_logging,
     writepid,
 )
+from pnut.conf.getopt import GetOpt
 from pnut.conf.upsconf import ConfError, read_upsconf
 from pnut.conf.upsdconf import UpsdConf, env_boolean, load_upsd_conf, load_upsd_users
 from pnut.upsd import sstate
@@ -195,8 +196,8 @@ class Upsd:
                         log.info("Kicking client %s (was on UPS [%s])", c.addr, ups.name)
                         c.loginups = None
                         c.disconnect()
-                for c in list(ups.watchers):
-                    c.disconnect()          # a WATCH on a UPS that is gone: let it find out
+                for w in list(ups.watchers):
+                    w.disconnect()          # a WATCH on a UPS that is gone: let it find out
                 sstate.disconnect(ups)
                 srv.ups_list.remove(ups)
                 del srv.ups_by_name[ups.name.lower()]
@@ -334,58 +335,63 @@ def check_perms(path: str) -> None:
         log.warning("%s is world readable", path)
 
 
-def _parse_args(argv: list[str]) -> dict:
-    opts = {"cmd": None, "pid": None, "debug": 0, "fg": -1, "chroot": None, "quiet": 0,
-            "user": paths.RUN_AS_USER, "family": socket.AF_UNSPEC}
-    try:
-        pairs, rest = getopt.getopt(argv, "h46p:qr:i:fu:Vc:P:DFB")
-    except getopt.GetoptError as e:
-        argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "upsd"
-        if "requires argument" in e.msg:
-            print(f"{argv0}: option requires an argument -- '{e.opt}'", file=sys.stderr)
-        else:
-            print(f"{argv0}: invalid option -- '{e.opt}'", file=sys.stderr)
-        raise _Help() from None
-    for opt, val in pairs:
-        if opt in ("-p", "-i"):
+@dataclass
+class Options:
+    """upsd's command line."""
+
+    cmd: int | None = None          # -c: the signal to send to a running upsd
+    pid: int | None = None          # -P
+    debug: int = 0
+    fg: int = -1                    # -1 unset, 0 background (-B), 1 foreground (-F), 2 foreground + PID file
+    chroot: str | None = None
+    quiet: int = 0
+    user: str = paths.RUN_AS_USER
+    family: int = socket.AF_UNSPEC
+    rest: list[str] = field(default_factory=list)
+
+
+def _parse_args(argv: list[str]) -> Options:
+    opts = Options()
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "upsd"
+    parser = GetOpt(argv0, argv, "+h46p:qr:i:fu:Vc:P:DFB")
+    for opt, val in parser:
+        if opt in ("p", "i"):
             raise Fatal(DEPRECATED_LISTEN)
-        if opt == "-q":
-            opts["quiet"] += 1
-        elif opt == "-r":
-            opts["chroot"] = val
-        elif opt == "-u":
-            opts["user"] = val
-        elif opt == "-V":
+        if opt == "q":
+            opts.quiet += 1
+        elif opt == "r":
+            opts.chroot = val
+        elif opt == "u" and val is not None:
+            opts.user = val
+        elif opt == "V":
             raise SystemExit(0)
-        elif opt == "-c":
-            cmd = None
-            if val and "reload".startswith(val):
-                cmd = signal.SIGHUP
-            if val and "stop".startswith(val):
-                cmd = signal.SIGTERM
-            if cmd is None:
+        elif opt == "c" and val:
+            if "reload".startswith(val):
+                opts.cmd = signal.SIGHUP
+            elif "stop".startswith(val):
+                opts.cmd = signal.SIGTERM
+            else:
                 raise _Help()
-            opts["cmd"] = cmd
-        elif opt == "-P":
+        elif opt == "P" and val is not None:
             try:
-                opts["pid"] = int(val)
+                opts.pid = int(val)
             except ValueError:
                 raise _Help() from None
-            if opts["pid"] < 0:
+            if opts.pid < 0:
                 raise _Help()
-        elif opt == "-D":
-            opts["debug"] += 1
-        elif opt == "-F":
-            opts["fg"] = 2 if opts["fg"] > 0 else 1
-        elif opt == "-B":
-            opts["fg"] = 0
-        elif opt == "-4":
-            opts["family"] = socket.AF_INET
-        elif opt == "-6":
-            opts["family"] = socket.AF_INET6
-        else:       # -h, and -f, which NUT lists but never handles
+        elif opt == "D":
+            opts.debug += 1
+        elif opt == "F":
+            opts.fg = 2 if opts.fg > 0 else 1
+        elif opt == "B":
+            opts.fg = 0
+        elif opt == "4":
+            opts.family = socket.AF_INET
+        elif opt == "6":
+            opts.family = socket.AF_INET6
+        else:       # -h, a bad option, an empty -c, and -f, which NUT lists but never handles
             raise _Help()
-    opts["rest"] = rest
+    opts.rest = parser.rest
     return opts
 
 
@@ -418,15 +424,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str], prog: str, pidfn: str) -> int:
     opts = _parse_args(argv)
-    fg = opts["fg"]
+    fg = opts.fg
     if fg < 0:
-        fg = 1 if opts["debug"] > 0 else 0
+        fg = 1 if opts.debug > 0 else 0
     # syslog only where a syslog socket exists (containers often have none)
-    setup_logging(prog, opts["debug"], stderr=True, syslog=os.path.exists("/dev/log"), quiet=opts["quiet"])
-    if opts["cmd"] is not None:
-        ret = sendsignalfn(pidfn, opts["cmd"]) if opts["pid"] is None else sendsignalpid(opts["pid"], opts["cmd"])
+    setup_logging(prog, opts.debug, stderr=True, syslog=os.path.exists("/dev/log"), quiet=opts.quiet)
+    if opts.cmd is not None:
+        ret = sendsignalfn(pidfn, opts.cmd) if opts.pid is None else sendsignalpid(opts.pid, opts.cmd)
         return 0 if ret == 0 else 1
-    ret = sendsignalfn(pidfn, 0) if opts["pid"] is None else sendsignalpid(opts["pid"], 0)
+    ret = sendsignalfn(pidfn, 0) if opts.pid is None else sendsignalpid(opts.pid, 0)
     if ret == 0:
         print("Fatal error: A previous upsd instance is already running!")
         print("Either stop the previous instance first, or use the 'reload' command.")
@@ -434,20 +440,20 @@ def _main(argv: list[str], prog: str, pidfn: str) -> int:
     if ret in (-3, -2):
         log.warning("Could not %s PID file '%s' to see if previous upsd instance is already running!\n",
                     "find" if ret == -3 else "parse", pidfn)
-    if opts["rest"]:
+    if opts.rest:
         raise _Help()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    pw = get_user_pwent(opts["user"])
-    if opts["chroot"]:
+    pw = get_user_pwent(opts.user)
+    if opts.chroot:
         try:
-            os.chroot(opts["chroot"])
+            os.chroot(opts.chroot)
             os.chdir("/")
         except OSError as e:
-            raise Fatal(f"chroot({opts['chroot']}): {e.strerror}") from None
-    daemon = Upsd(opts["family"])
+            raise Fatal(f"chroot({opts.chroot}): {e.strerror}") from None
+    daemon = Upsd(opts.family)
     _raise_nofile()
     daemon.load_startup()
-    daemon.server.bind(opts["family"])
+    daemon.server.bind(opts.family)
     become_user(pw)
     daemon.load_rest()
     if not fg:
