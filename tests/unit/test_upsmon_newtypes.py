@@ -8,7 +8,8 @@ import pytest
 
 from pnut.upsmon.config import parse_upsmon_conf
 from pnut.upsmon.monitor import Decider
-from pnut.upsmon.notify import Flag, Notifier, NotifyType as N, format_message
+from pnut.upsmon.notify import Flag, Notifier, format_message
+from pnut.upsmon.notify import NotifyType as N
 
 PRIMARY = "MONITOR ups@h 1 u p primary\nHOSTSYNC 15\nDEADTIME 15\nPOLLFREQ 5\nPOLLFREQALERT 1\n"
 
