@@ -66,10 +66,6 @@ class NotifyType(enum.Enum):
         return cls.__members__.get(name.upper())
 
 
-# The types NUT 2.8.0 itself knows; the others are pnut's (from later NUT) and are noted as such in upsmon(8).
-NUT280_TYPES = ("ONLINE", "ONBATT", "LOWBATT", "FSD", "COMMOK", "COMMBAD", "SHUTDOWN", "REPLBATT", "NOCOMM",
-                "NOPARENT", "CAL")
-
 # Types whose UPSNAME is empty because they are about this host, not one UPS.
 HOST_TYPES = (NotifyType.SHUTDOWN, NotifyType.NOPARENT)
 

@@ -18,15 +18,22 @@ from dataclasses import dataclass, field
 
 from pnut.clients.cli import getopt
 from pnut.conf import NUT_VERSION, paths
-from pnut.conf.common import (Fatal, background, become_user, get_user_pwent, sendsignalfn,
-                              sendsignalpid, setup_logging, writepid)
+from pnut.conf.common import (
+    Fatal,
+    background,
+    become_user,
+    get_user_pwent,
+    sendsignalfn,
+    sendsignalpid,
+    setup_logging,
+    writepid,
+)
 from pnut.upsmon.config import UpsmonConf, read_upsmon_conf
 from pnut.upsmon.link import Link, PollFailed
 from pnut.upsmon.monitor import Decider, UpsState
 from pnut.upsmon.notify import Notifier, NotifyType
 from pnut.upsmon.push import Watch
-from pnut.upsmon.shutdown import (SHUTDOWN_BYTE, check_pdflag, clear_stale_pdflag, run_shutdowncmd, runparent,
-                                  set_pdflag)
+from pnut.upsmon.shutdown import SHUTDOWN_BYTE, check_pdflag, clear_stale_pdflag, run_shutdowncmd, runparent, set_pdflag
 
 log = logging.getLogger("pnut.upsmon")
 
@@ -207,7 +214,7 @@ class Upsmon:
             left = deadline - self.mono()
             if left <= 0:
                 return
-            fds: list[object] = [w for w in self.watches.values() if w.active]
+            fds: list[Watch | int] = [w for w in self.watches.values() if w.active]
             if self._wake_r >= 0:
                 fds.append(self._wake_r)
             try:
