@@ -179,10 +179,31 @@ def get_user_pwent(name: str) -> pwd.struct_passwd:
         raise Fatal(f"user {name} not found") from None
 
 
-def become_user(pw: pwd.struct_passwd) -> None:
-    """Switch to an unprivileged account if we are root; a no-op otherwise (as NUT)."""
+# What a daemon may import after it has dropped root.  They are loaded while still root: an interpreter or
+# a package installed where the unprivileged account cannot read (a pyenv under /root, say) would make a
+# later import fail in the middle of serving.
+DAEMON_PRELOAD = ("asyncio", "concurrent.futures", "concurrent.futures.thread", "selectors", "socket", "ssl",
+                  "struct", "uuid", "encodings.latin_1", "encodings.ascii", "encodings.utf_8", "encodings.idna",
+                  "logging.handlers")
+
+
+def preload(modules: tuple[str, ...] | list[str]) -> None:
+    """Import modules now (those that do not exist here are skipped)."""
+    import importlib
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def become_user(pw: pwd.struct_passwd, modules: tuple[str, ...] = ()) -> None:
+    """Switch to an unprivileged account if we are root; a no-op otherwise (as NUT).  `modules` (with
+    DAEMON_PRELOAD) are imported first, while they can still be read."""
     if os.geteuid() != 0 and os.getuid() != 0:
         return
+    if pw.pw_uid != os.geteuid():
+        preload(DAEMON_PRELOAD + tuple(modules))
     try:
         os.initgroups(pw.pw_name, pw.pw_gid)
         os.setgid(pw.pw_gid)

@@ -24,6 +24,7 @@ from pnut.conf import NUT_VERSION, paths
 from pnut.conf.common import (
     Fatal,
     become_user,
+    debug_level,
     get_user_pwent,
     setup_logging,
     upsdebugx,
@@ -217,7 +218,7 @@ class Core(CoreArgs, CoreCommands):
                 os.chdir("/")
             except OSError as e:
                 raise Fatal(f"chroot({self.chroot_path}): {e.strerror}") from None
-        become_user(pw)
+        become_user(pw, DRIVER_PRELOAD)
         if not self.forceshutdown and not self.dump_data:
             try:
                 os.chdir(paths.statepath())
@@ -502,6 +503,13 @@ def _sync_word(v: int) -> str:
     return "yes" if v == 1 else "no" if v == 0 else "auto"
 
 
+# The core's and the transports' lazily imported modules (see conf.common.become_user).
+DRIVER_PRELOAD = ("pnut.drivers.dstate", "pnut.drivers.dstate_cmds", "pnut.drivers.upsdrvquery",
+                  "pnut.libupsclient", "pnut.libupsclient.client", "serial", "serial.rfc2217",
+                  "serial.urlhandler.protocol_rfc2217", "serial.urlhandler.protocol_socket",
+                  "serial.urlhandler.protocol_loop", "termios", "fcntl")
+
+
 def run(driver_cls: type[Driver], argv: list[str] | None = None) -> int:
     """The whole driver program: what a driver's console-script main() calls."""
     argv = sys.argv[1:] if argv is None else argv
@@ -516,3 +524,6 @@ def run(driver_cls: type[Driver], argv: list[str] | None = None) -> int:
         return e.status
     except KeyboardInterrupt:
         return 0
+    except Exception as e:       # a bug must not put a traceback in front of the user: say it, and exit
+        log.critical("Fatal error: %s: %s", type(e).__name__, e, exc_info=debug_level() > 0)
+        return 1

@@ -395,6 +395,12 @@ def _parse_args(argv: list[str]) -> Options:
     return opts
 
 
+# upsd's lazily imported modules (see conf.common.become_user)
+UPSD_PRELOAD = ("pnut.upsd.net_get", "pnut.upsd.net_instcmd", "pnut.upsd.net_list", "pnut.upsd.net_misc",
+                "pnut.upsd.net_set", "pnut.upsd.net_user", "pnut.upsd.net_watch", "pnut.upsd.tls",
+                "pnut.upsd.tracking", "pnut.conf.upsdconf", "pnut.conf.upsconf")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "upsd"
@@ -420,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception as e:       # a bug must not put a traceback in front of the user: say it, and exit
+        from pnut.conf.common import debug_level
+        log.critical("Fatal error: %s: %s", type(e).__name__, e, exc_info=debug_level() > 0)
+        return 1
 
 
 def _main(argv: list[str], prog: str, pidfn: str) -> int:
@@ -454,7 +464,7 @@ def _main(argv: list[str], prog: str, pidfn: str) -> int:
     _raise_nofile()
     daemon.load_startup()
     daemon.server.bind(opts.family)
-    become_user(pw)
+    become_user(pw, UPSD_PRELOAD)
     daemon.load_rest()
     if not fg:
         sys.stdout.flush()      # the parent shows the banner; the child's copy goes to /dev/null
