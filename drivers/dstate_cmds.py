@@ -51,8 +51,14 @@ class CoreCommands:
                 ds.send_one(conn, ds.dumpall())
             return True
         if verb == "PING":
-            ds.send_one(conn, "PONG\n")
-            return True
+            # A NUT driver answers PING between two polls of its device, so one stuck on the device leaves
+            # upsd unanswered and upsd declares the data stale after MAXAGE.  The answer therefore waits
+            # for the worker here too, instead of coming from the socket thread while the device hangs.
+            try:
+                return self.worker.submit(ds.send_one, conn, "PONG\n")
+            except RuntimeError:        # the worker is shutting down
+                ds.send_one(conn, "PONG\n")
+                return True
         # NUT >= 2.8.1 additions
         if verb == "LOGOUT":
             ds.send_one(conn, "OK Goodbye\n")

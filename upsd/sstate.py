@@ -106,7 +106,9 @@ class DriverConn(asyncio.Protocol):
             self.transport.write(line.encode("latin-1", "replace"))
         except (OSError, RuntimeError):
             return False
-        return True
+        # asyncio reports a peer that is gone (EPIPE) by starting to close rather than by raising; NUT's
+        # write() fails right there, and the request gets its ERR instead of an OK
+        return not self.transport.is_closing()
 
 
 def parse_args(ups: Ups, words: list[str], tracking: Tracking) -> bool:
@@ -227,7 +229,7 @@ def sendline(ups: Ups, line: str) -> bool:
         return False
     if ups.conn.send(line):
         return True
-    log.info("write to UPS [%s] failed", ups.name)
+    log.info("Send to UPS [%s] failed", ups.name)
     disconnect(ups)
     return False
 
