@@ -86,24 +86,33 @@ class Decider:
         if not self.upses:
             self.upses = [UpsState(m) for m in self.conf.monitors]
 
+    def _emit(self, *args: object) -> None:
+        """Deliver one notice; a notifier that fails is logged and forgotten.  In 2.8.0 do_notify() cannot
+        abort parse_status(), so a failing NOTIFYCMD or wall must not keep OB, LB or FSD from being
+        recorded (each flag here is set after its notice) nor take the monitoring loop down."""
+        try:
+            self.emit(*args)
+        except Exception as exc:
+            log.error("Notification %s failed: %r", getattr(args[0], "name", args[0]), exc)
+
     # --- one poll's outcome -------------------------------------------------------------------------
 
     def alive(self, ups: UpsState, now: float) -> None:
         """ups_is_alive(): a good poll."""
         ups.lastpoll = now
         if ups.commstate == 0:
-            self.emit(NotifyType.COMMOK, ups.sys)
+            self._emit(NotifyType.COMMOK, ups.sys)
         ups.commstate = 1
 
     def gone(self, ups: UpsState, now: float) -> None:
         """ups_is_gone(): a failed connect or poll."""
         if ups.commstate != 0:
             ups.commstate = 0
-            self.emit(NotifyType.COMMBAD, ups.sys)
+            self._emit(NotifyType.COMMBAD, ups.sys)
             return
         nocomm = self.conf.nocommwarntime
         if now - ups.lastpoll >= nocomm and now - ups.lastncwarn > nocomm:
-            self.emit(NotifyType.NOCOMM, ups.sys)
+            self._emit(NotifyType.NOCOMM, ups.sys)
             ups.lastncwarn = now
 
     def dropped(self, ups: UpsState) -> None:
@@ -127,7 +136,7 @@ class Decider:
         for attr, word in TOGGLES:
             if getattr(ups, attr) and word not in words:
                 setattr(ups, attr, False)
-                self.emit(NotifyType["NOT" + word], ups.sys)
+                self._emit(NotifyType["NOT" + word], ups.sys)
                 if attr == "alarm":
                     ups.alarmtext = ""
                 if attr in ("alarm", "over"):
@@ -152,64 +161,64 @@ class Decider:
             return
         ups.others = others
         if others:
-            self.emit(NotifyType.OTHER, ups.sys, " ".join(others))
+            self._emit(NotifyType.OTHER, ups.sys, " ".join(others))
         else:
-            self.emit(NotifyType.NOTOTHER, ups.sys)
+            self._emit(NotifyType.NOTOTHER, ups.sys)
 
     def _word(self, ups: UpsState, word: str, now: float, alarm: str | None = None) -> None:
         if word == "OL":
             if not ups.online:
                 self.sleepval = self.conf.pollfreq
                 if ups.linestate != -1:
-                    self.emit(NotifyType.ONLINE, ups.sys)
+                    self._emit(NotifyType.ONLINE, ups.sys)
                 ups.linestate = 1
             ups.online, ups.onbatt = True, False
         elif word == "OB":
             if not ups.onbatt:
                 self.sleepval = self.conf.pollfreqalert
                 ups.linestate = 0
-                self.emit(NotifyType.ONBATT, ups.sys)
+                self._emit(NotifyType.ONBATT, ups.sys)
             ups.onbatt, ups.online = True, False
         elif word == "LB":
             if not ups.lowbatt:
-                self.emit(NotifyType.LOWBATT, ups.sys)
+                self._emit(NotifyType.LOWBATT, ups.sys)
                 ups.lowbatt = True
         elif word == "RB":
             if now - ups.lastrbwarn > self.conf.rbwarntime:
-                self.emit(NotifyType.REPLBATT, ups.sys)
+                self._emit(NotifyType.REPLBATT, ups.sys)
                 ups.lastrbwarn = now
         elif word == "CAL":
             if not ups.cal:
-                self.emit(NotifyType.CAL, ups.sys)
+                self._emit(NotifyType.CAL, ups.sys)
                 ups.cal = True
         elif word == "FSD":
             if not ups.fsd:
-                self.emit(NotifyType.FSD, ups.sys)
+                self._emit(NotifyType.FSD, ups.sys)
                 ups.fsd = True
         elif word == "OFF":
             if not ups.off:
-                self.emit(NotifyType.OFF, ups.sys)
+                self._emit(NotifyType.OFF, ups.sys)
                 ups.off = True
         elif word == "BYPASS":
             if not ups.bypass:
-                self.emit(NotifyType.BYPASS, ups.sys)
+                self._emit(NotifyType.BYPASS, ups.sys)
                 ups.bypass = True
         elif word == "ALARM":
             if not ups.alarm:
                 self.sleepval = self.conf.pollfreqalert
                 ups.alarm = True
                 ups.alarmtext = alarm or ""
-                self.emit(NotifyType.ALARM, ups.sys, "n/a" if alarm is None else alarm)
+                self._emit(NotifyType.ALARM, ups.sys, "n/a" if alarm is None else alarm)
             elif alarm is not None and alarm != ups.alarmtext:
                 ups.alarmtext = alarm                  # still under alarm, but a different set of alarms
-                self.emit(NotifyType.ALARM, ups.sys, alarm)
+                self._emit(NotifyType.ALARM, ups.sys, alarm)
         elif word in ("ECO", "OVER", "TRIM", "BOOST"):
             attr = word.lower()
             if not getattr(ups, attr):
                 if word == "OVER" and self.conf.overduration >= 0:
                     self.sleepval = self.conf.pollfreqalert
                 setattr(ups, attr, True)
-                self.emit(NotifyType[word], ups.sys)
+                self._emit(NotifyType[word], ups.sys)
 
     # --- the verdict --------------------------------------------------------------------------------
 

@@ -149,7 +149,13 @@ class Upsmon:
     def run(self) -> int:
         try:
             while not self.exit_signal:
-                self.one_pass()
+                try:
+                    self.one_pass()
+                except (ShutdownDone, Fatal):
+                    raise
+                except Exception as exc:             # NUT's loop cannot die of a bug; neither may this one
+                    log.error("Monitoring pass failed - internal error: %r", exc)
+                    log.debug("details", exc_info=True)
                 if self.exit_signal:
                     break
                 self.sleep(self.decider.sleepval)
@@ -165,7 +171,13 @@ class Upsmon:
             self.forceshutdown()
         if self.reload_flag:
             self.reload_flag = False
-            self.reload()
+            try:
+                self.reload()
+            except Fatal:
+                raise                                # an impossible power configuration ends upsmon (as NUT)
+            except Exception as exc:                 # a bug in reloading must not end the watch
+                log.error("Reload failed - internal error: %r; keeping the old configuration", exc)
+                log.debug("details", exc_info=True)
         for ups in self.decider.upses:
             try:
                 self.pollups(ups)
@@ -278,8 +290,11 @@ class Upsmon:
 
     def doshutdown(self) -> None:
         log.critical("Executing automatic power-fail shutdown")
-        self.notifier._spawn(["wall"], stdin="Executing automatic power-fail shutdown\n")
-        self.notifier.notify(NotifyType.SHUTDOWN)
+        try:                    # the notices are a courtesy: nothing they do may stop SHUTDOWNCMD
+            self.notifier._spawn(["wall"], stdin="Executing automatic power-fail shutdown\n")
+            self.notifier.notify(NotifyType.SHUTDOWN)
+        except Exception as exc:
+            log.error("doshutdown: notification failed (%r); shutting down anyway", exc)
         time.sleep(max(0, self.conf.finaldelay))
         if self.parent is not None:
             try:
