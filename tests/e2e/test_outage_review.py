@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 
 import pytest
 
@@ -27,6 +28,7 @@ UPSD_USERS = """\
 """
 
 UPSC = "/bin/upsc"
+MAXAGE = 5
 
 
 def _ask(port: int, lines: list[bytes]) -> list[str]:
@@ -60,7 +62,7 @@ def stack(tmp_path_factory):
         port = free_port()
         d.write("ups.conf", "[dev]\n  driver = dummy-ups\n  port = outage.seq\n")
         d.write("outage.seq", SEQ)
-        d.write("upsd.conf", f"LISTEN 127.0.0.1 {port}\n")
+        d.write("upsd.conf", f"LISTEN 127.0.0.1 {port}\nMAXAGE {MAXAGE}\n")
         d.write("upsd.users", UPSD_USERS)
         dirs.append(d)
         ports.append(port)
@@ -81,6 +83,29 @@ def stack(tmp_path_factory):
         yield ports, drv, start_driver
     finally:
         procs.stop_all()
+
+
+def test_hung_driver_goes_stale_then_recovers(stack):
+    """A driver that stops talking (SIGSTOP): PINGs go unanswered and after MAXAGE both servers say the data
+    is stale; once it runs again both serve the data again.  Before that, a silent but healthy driver (the
+    .seq changes nothing for 600 s) must stay fresh on PING/PONG alone."""
+    ports, drv, _ = stack
+    real, mine = ports
+    time.sleep(MAXAGE + 2)
+    assert _upsc(real) == _upsc(mine) == (0, "OB DISCHRG\n", "")
+    os.kill(drv.pid, signal.SIGSTOP)
+    try:
+        for port in ports:
+            wait_for(lambda p=port: _upsc(p)[0] != 0, 4 * MAXAGE, what=f"upsd on {port} declaring stale data")
+        stale = _upsc(real)
+        assert stale == _upsc(mine) and stale[2] == "Error: Data stale\n"
+        q = [b"GET VAR dev ups.status\n", b"LIST VAR dev\n", b"GET NUMLOGINS dev\n"]
+        assert _ask(real, q) == _ask(mine, q)
+    finally:
+        os.kill(drv.pid, signal.SIGCONT)
+    for port in ports:
+        wait_for(lambda p=port: _upsc(p)[0] == 0, 4 * MAXAGE, what=f"upsd on {port} fresh again")
+    assert _upsc(real) == _upsc(mine) == (0, "OB DISCHRG\n", "")
 
 
 def test_kill_driver_while_on_battery(stack):
