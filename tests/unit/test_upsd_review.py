@@ -182,3 +182,47 @@ def test_ping_waits_for_a_stuck_driver():
     finally:
         stuck.set()
         core.worker.shutdown(wait=True)
+
+
+def test_wait_until_the_first_dump(tmp_path):
+    """sstate_connect(): right after connecting, before DUMPDONE, clients see ups.status "WAIT"; the dump
+    then replaces it; the driver going away gives DRIVER-NOT-CONNECTED."""
+    import asyncio
+
+    async def scenario() -> list[str]:
+        srv, ups = _server()
+        srv.settings.statepath = str(tmp_path)
+        c = Replies(srv)
+        got: list[bytes] = []
+        writers: list[asyncio.StreamWriter] = []
+
+        async def driver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            got.append(await reader.readline())
+            writers.append(writer)
+
+        server = await asyncio.start_unix_server(driver, path=str(tmp_path / ups.fn))
+        await sstate.connect(ups, str(tmp_path), Tracking())
+        for _ in range(100):
+            if writers:
+                break
+            await asyncio.sleep(0.01)
+        net_get(srv, c, ["VAR", "dev", "ups.status"])
+        writers[0].write(b'SETINFO ups.status "OB LB"\nDATAOK\nDUMPDONE\n')
+        await writers[0].drain()
+        for _ in range(100):
+            if ups.dumpdone:
+                break
+            await asyncio.sleep(0.01)
+        net_get(srv, c, ["VAR", "dev", "ups.status"])
+        writers[0].close()
+        for _ in range(100):
+            if ups.conn is None:
+                break
+            await asyncio.sleep(0.01)
+        net_get(srv, c, ["VAR", "dev", "ups.status"])
+        server.close()
+        assert got == [b"DUMPALL\n"]
+        return c.out
+
+    assert asyncio.run(scenario()) == ['VAR dev ups.status "WAIT"', 'VAR dev ups.status "OB LB"',
+                                       "ERR DRIVER-NOT-CONNECTED"]
