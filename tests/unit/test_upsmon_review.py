@@ -240,3 +240,67 @@ def test_a_bug_in_one_pass_does_not_end_the_loop(tmp_path, monkeypatch):
     monkeypatch.setattr(mon, "sleep", fake_sleep)
     assert mon.run() == 0
     assert len(calls) == 2
+
+
+class FakeLink:
+    def __init__(self, logins: list[int | None], fsd_raises: bool = False) -> None:
+        self.logins = logins
+        self.fsd_raises = fsd_raises
+        self.calls: list[str] = []
+
+    def set_fsd(self) -> bool:
+        self.calls.append("FSD")
+        if self.fsd_raises:
+            raise RuntimeError("bug")
+        return True
+
+    def numlogins(self) -> int | None:
+        self.calls.append("NUMLOGINS")
+        return self.logins.pop(0) if len(self.logins) > 1 else self.logins[0]
+
+    def close(self) -> None:
+        pass
+
+
+def _shutdown_sequence(tmp_path, monkeypatch, link: FakeLink, hostsync: int = 15):
+    mon, flag = _monitor(tmp_path, f"HOSTSYNC {hostsync}\n")
+    mon.links["ups@h"] = link                       # type: ignore[assignment]
+    monkeypatch.setattr(upsmon_mod.time, "sleep", lambda s: None)
+    monkeypatch.setattr(mon.notifier, "_spawn", lambda *a, **k: None)
+    with pytest.raises(upsmon_mod.ShutdownDone):
+        mon.forceshutdown()
+    return flag
+
+
+def test_primary_sets_fsd_then_waits_for_secondaries_to_log_out(tmp_path, monkeypatch):
+    link = FakeLink([3, 2, 2, 1])
+    flag = _shutdown_sequence(tmp_path, monkeypatch, link)
+    assert link.calls == ["FSD", "NUMLOGINS", "NUMLOGINS", "NUMLOGINS", "NUMLOGINS"]
+    assert flag.exists()
+
+
+def test_primary_gives_up_on_stuck_secondaries_after_hostsync(tmp_path, monkeypatch):
+    clock = iter(range(0, 10_000))
+    link = FakeLink([2])
+
+    mon, flag = _monitor(tmp_path, "HOSTSYNC 3\n")
+    mon.clock = lambda: float(next(clock))          # one second per reading
+    mon.links["ups@h"] = link                       # type: ignore[assignment]
+    monkeypatch.setattr(upsmon_mod.time, "sleep", lambda s: None)
+    monkeypatch.setattr(mon.notifier, "_spawn", lambda *a, **k: None)
+    with pytest.raises(upsmon_mod.ShutdownDone):
+        mon.forceshutdown()
+    assert flag.exists()
+    assert 2 <= link.calls.count("NUMLOGINS") <= 6
+
+
+def test_primary_without_an_answer_to_numlogins_shuts_down_at_once(tmp_path, monkeypatch):
+    link = FakeLink([None])
+    flag = _shutdown_sequence(tmp_path, monkeypatch, link)
+    assert link.calls == ["FSD", "NUMLOGINS"] and flag.exists()
+
+
+def test_a_bug_while_raising_fsd_still_shuts_down(tmp_path, monkeypatch):
+    link = FakeLink([1], fsd_raises=True)
+    flag = _shutdown_sequence(tmp_path, monkeypatch, link)
+    assert flag.exists()
