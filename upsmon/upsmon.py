@@ -214,10 +214,18 @@ class Upsmon:
                 link.close()
                 self.decider.dropped(ups)
             return
-        alarm = link.alarm() if "ALARM" in status.upper().split() else None
+        alarm = None
+        if "ALARM" in status.upper().split():
+            try:                # a later release's extra query: it must never keep ups.status from counting
+                alarm = link.alarm()
+            except Exception as exc:
+                log.error("UPS [%s]: reading ups.alarm failed - internal error: %r", ups.sys, exc)
         self.decider.status(ups, status, self.now(), alarm)
         if self.push and not self.conf.forcessl:
-            self.watches[ups.sys].start()
+            try:                # the fast path is optional: its failure is not a failed poll
+                self.watches[ups.sys].start()
+            except Exception as exc:
+                log.debug("UPS [%s]: watch failed: %r", ups.sys, exc)
 
     def sleep(self, seconds: float) -> None:
         """Wait for the next pass; a signal or a pushed status change ends the wait early."""

@@ -304,3 +304,27 @@ def test_a_bug_while_raising_fsd_still_shuts_down(tmp_path, monkeypatch):
     link = FakeLink([1], fsd_raises=True)
     flag = _shutdown_sequence(tmp_path, monkeypatch, link)
     assert flag.exists()
+
+
+class PollingLink(FakeLink):
+    connected = True
+
+    def __init__(self, status: str) -> None:
+        super().__init__([1])
+        self.status = status
+
+    def poll(self) -> str:
+        return self.status
+
+    def alarm(self) -> str | None:
+        raise RuntimeError("bug in the ups.alarm query")
+
+
+def test_a_failing_ups_alarm_query_does_not_hide_ob_lb(tmp_path):
+    # 2.8.0 only reads ups.status; the extra ups.alarm read of later releases must not be able to lose it
+    mon, _ = _monitor(tmp_path)
+    mon.links["ups@h"] = PollingLink("ALARM OB LB")  # type: ignore[assignment]
+    ups = mon.decider.upses[0]
+    mon.pollups(ups)
+    assert ups.onbatt and ups.lowbatt and ups.alarm
+    assert mon.decider.must_shutdown(mon.now())
