@@ -17,6 +17,7 @@ from pnut.upsmon.config import Monitor, UpsmonConf
 log = logging.getLogger("pnut.upsmon")
 
 NET_TIMEOUT = 10.0          # upsmon's alarm() guard around each query
+FSD_RECONNECT_TIMEOUT = 3.0  # the extra reconnect in set_fsd() may not hold the shutdown up for long
 
 
 class PollFailed(Exception):
@@ -136,7 +137,11 @@ class Link:
         """setfsd(): `FSD <ups>`.  Unlike 2.8.0, a link that is down is reconnected once first, so a
         primary that lost upsd for a moment still raises FSD for its secondaries."""
         if not self.connected:
-            self.connect()
+            saved, self.timeout = self.timeout, min(self.timeout, FSD_RECONNECT_TIMEOUT)
+            try:
+                self.connect()
+            finally:
+                self.timeout = saved
         if self.client is None:
             log.error("FSD set on UPS %s failed: %s", self.mon.sys, errors.NotConnected())
             return False

@@ -328,3 +328,20 @@ def test_a_failing_ups_alarm_query_does_not_hide_ob_lb(tmp_path):
     mon.pollups(ups)
     assert ups.onbatt and ups.lowbatt and ups.alarm
     assert mon.decider.must_shutdown(mon.now())
+
+
+def test_fsd_reconnect_is_short_and_falls_through_to_the_shutdown(monkeypatch):
+    # pnut's one extra reconnect before FSD (not in 2.8.0) must not hold the shutdown up for NET_TIMEOUT
+    from pnut.upsmon import link as link_mod
+    conf = parse_upsmon_conf(PRIMARY)
+    lk = link_mod.Link(conf.monitors[0], conf)
+    seen: list[float] = []
+
+    def fake_connect() -> bool:
+        seen.append(lk.timeout)
+        return False
+
+    monkeypatch.setattr(lk, "connect", fake_connect)
+    assert lk.set_fsd() is False
+    assert seen == [link_mod.FSD_RECONNECT_TIMEOUT] and lk.timeout == link_mod.NET_TIMEOUT
+    assert lk.numlogins() is None
