@@ -64,8 +64,11 @@ class Node:
 
     @property
     def value(self) -> str:
-        """The escaped value, as it goes on the wire."""
-        return encode_value(self.raw)
+        """The escaped value, as it goes on the wire (most values need no escaping: a fast path for them)."""
+        raw = self.raw
+        if len(raw) < MAX_VALUE_LEN and '"' not in raw and "\\" not in raw and "#" not in raw:
+            return raw
+        return encode_value(raw)
 
 
 @dataclass

@@ -19,30 +19,23 @@ if TYPE_CHECKING:
 
 
 def get_numlogins(srv: Server, client: Client, upsname: str, word: str = "NUMLOGINS") -> None:
-    ups = srv.get_ups(upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
-        client.err(Err.UNKNOWN_UPS)
-        return
-    if not srv.available(ups, client):
         return
     client.send(f"{word} {upsname} {ups.numlogins}")
 
 
 def get_upsdesc(srv: Server, client: Client, upsname: str) -> None:
-    ups = srv.get_ups(upsname)
+    ups = srv.ups_for(client, upsname, gate=False)
     if ups is None:
-        client.err(Err.UNKNOWN_UPS)
         return
     desc = encode(ups.desc)[:511] if ups.desc is not None else UPSDESC_UNAVAILABLE
     client.send(f'UPSDESC {upsname} "{desc}"')
 
 
 def get_desc(srv: Server, client: Client, upsname: str, name: str, cmd: bool) -> None:
-    ups = srv.get_ups(upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
-        client.err(Err.UNKNOWN_UPS)
-        return
-    if not srv.available(ups, client):
         return
     if cmd:
         text = srv.desc.cmd(name)
@@ -53,11 +46,8 @@ def get_desc(srv: Server, client: Client, upsname: str, name: str, cmd: bool) ->
 
 
 def get_type(srv: Server, client: Client, upsname: str, var: str) -> None:
-    ups = srv.get_ups(upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
-        client.err(Err.UNKNOWN_UPS)
-        return
-    if not srv.available(ups, client):
         return
     node = ups.tree.get(var)
     if node is None:
@@ -87,19 +77,14 @@ def get_var(srv: Server, client: Client, upsname: str, var: str) -> None:
         else:
             client.err(Err.VAR_NOT_SUPPORTED)
         return
-    ups = srv.get_ups(upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
-        client.err(Err.UNKNOWN_UPS)
-        return
-    if not srv.available(ups, client):
         return
     node = ups.tree.get(var)
     if node is None:
         client.err(Err.VAR_NOT_SUPPORTED)
         return
-    raw = node.raw
-    # most values need no escaping: skip the encoder for them
-    value = raw if len(raw) < 256 and '"' not in raw and "\\" not in raw and "#" not in raw else node.value
+    value = node.value
     if ups.fsd and var.lower() == "ups.status":
         client.send(f'VAR {upsname} {var} "FSD {value}"')
     else:

@@ -23,11 +23,8 @@ def net_instcmd(srv: Server, client: Client, args: list[str]) -> None:
     # NUT uses the parameter only when exactly one follows the command; more words drop it
     param = args[2] if len(args) == 3 else None
     tid = srv.tracking.new_id() if client.tracking else ""
-    ups = srv.get_ups(upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
-        client.err(Err.UNKNOWN_UPS)
-        return
-    if not srv.available(ups, client):
         return
     # the command must exist before rights are looked at (the reverse of SET)
     if not ups.tree.hascmd(cmd):

@@ -9,31 +9,11 @@ from pnut.drivers.state import Flag
 from pnut.libupsclient.proto import DESC_UNAVAILABLE, Err
 
 if TYPE_CHECKING:
-    from pnut.drivers.state import Node
     from pnut.upsd.server import Client, Server
-    from pnut.upsd.sstate import Ups
-
-
-def _ups(srv: Server, client: Client, upsname: str, gate: bool = True) -> Ups | None:
-    ups = srv.get_ups(upsname)
-    if ups is None:
-        client.err(Err.UNKNOWN_UPS)
-        return None
-    if gate and not srv.available(ups, client):
-        return None
-    return ups
-
-
-def _value(node: Node) -> str:
-    """The escaped value; most values need no escaping, so the encoder is skipped for them."""
-    raw = node.raw
-    if len(raw) < 256 and '"' not in raw and "\\" not in raw and "#" not in raw:
-        return raw
-    return node.value
 
 
 def list_var(srv: Server, client: Client, upsname: str, rw: bool) -> None:
-    ups = _ups(srv, client, upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
         return
     kind = "RW" if rw else "VAR"
@@ -41,17 +21,17 @@ def list_var(srv: Server, client: Client, upsname: str, rw: bool) -> None:
     for node in ups.tree:
         if rw:
             if node.flags & Flag.RW:
-                lines.append(f'RW {upsname} {node.name} "{_value(node)}"')
+                lines.append(f'RW {upsname} {node.name} "{node.value}"')
         elif ups.fsd and node.name.lower() == "ups.status":
-            lines.append(f'VAR {upsname} {node.name} "FSD {_value(node)}"')
+            lines.append(f'VAR {upsname} {node.name} "FSD {node.value}"')
         else:
-            lines.append(f'VAR {upsname} {node.name} "{_value(node)}"')
+            lines.append(f'VAR {upsname} {node.name} "{node.value}"')
     lines.append(f"END LIST {kind} {upsname}")
     client.send_lines(lines)
 
 
 def list_cmd(srv: Server, client: Client, upsname: str) -> None:
-    ups = _ups(srv, client, upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
         return
     lines = [f"BEGIN LIST CMD {upsname}"]
@@ -61,7 +41,7 @@ def list_cmd(srv: Server, client: Client, upsname: str) -> None:
 
 
 def list_enum_range(srv: Server, client: Client, upsname: str, var: str, kind: str) -> None:
-    ups = _ups(srv, client, upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
         return
     node = ups.tree.get(var)
@@ -87,7 +67,7 @@ def list_ups(srv: Server, client: Client) -> None:
 
 
 def list_clients(srv: Server, client: Client, upsname: str) -> None:
-    ups = _ups(srv, client, upsname, gate=False)
+    ups = srv.ups_for(client, upsname, gate=False)
     if ups is None:
         return
     lines = [f"BEGIN LIST CLIENT {upsname}"]

@@ -18,11 +18,8 @@ log = logging.getLogger("pnut.upsd")
 
 
 def set_var(srv: Server, client: Client, upsname: str, var: str, value: str, tid: str) -> None:
-    ups = srv.get_ups(upsname)
+    ups = srv.ups_for(client, upsname)
     if ups is None:
-        client.err(Err.UNKNOWN_UPS)
-        return
-    if not srv.available(ups, client):
         return
     if not srv.users.check_action(client.username, client.password, "SET"):
         client.err(Err.ACCESS_DENIED)

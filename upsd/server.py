@@ -393,6 +393,17 @@ class Server:
     def get_ups(self, name: str) -> Ups | None:
         return self.ups_by_name.get(name.lower())
 
+    def ups_for(self, client: Client, upsname: str, gate: bool = True) -> Ups | None:
+        """The UPS a request names, or None once UNKNOWN-UPS (or, with `gate`, DRIVER-NOT-CONNECTED /
+        DATA-STALE) has been answered."""
+        ups = self.ups_by_name.get(upsname.lower())
+        if ups is None:
+            client.err(Err.UNKNOWN_UPS)
+            return None
+        if gate and not self.available(ups, client):
+            return None
+        return ups
+
     def available(self, ups: Ups, client: Client) -> bool:
         """ups_available(): refuse data from a missing or stale driver."""
         if ups.conn is None:
