@@ -15,6 +15,10 @@ import signal
 import sys
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+
 log = logging.getLogger("pnut")
 
 # NUT's debug levels map onto logging levels below DEBUG: level N is logged at DEBUG+1-N.
@@ -168,6 +172,28 @@ def sendsignalfn(pidfn: str, sig: int) -> int:
 
 
 SIGNAL_COMMANDS = {"stop": signal.SIGTERM, "reload": signal.SIGHUP}
+
+
+def unix_listener(path: str, backlog: int) -> socket.socket:
+    """A listening AF_UNIX stream socket as NUT's daemons make them: a stale file removed first, umask 007,
+    mode 0660.  A bind failure raises Fatal with NUT's message."""
+    import socket as _socket
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    old = os.umask(0o007)
+    try:
+        sock.bind(path)
+    except OSError as e:
+        sock.close()
+        raise Fatal(f"bind {path} failed: {e.strerror}") from None
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o660)
+    sock.listen(backlog)
+    return sock
 
 
 # -- privileges and daemonizing ----------------------------------------------------------------

@@ -27,6 +27,7 @@ from pnut.conf.common import (
     debug_level,
     get_user_pwent,
     setup_logging,
+    unix_listener,
     upsdebugx,
     writepid,
 )
@@ -334,25 +335,11 @@ class Core(CoreArgs, CoreCommands):
                         "and/or 'battery.runtime' and 'battery.runtime.low' are available.\n")
 
     def open_socket(self) -> Any:
-        import socket
         path = self.sockpath()
         if len(path.encode()) >= 108:
             raise Fatal(f"Can't create a unix domain socket: pathname '{path}' is too long "
                         f"({len(path.encode())}) for 'struct sockaddr_un->sun_path' on this system (108)")
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o007)
-        try:
-            sock.bind(path)
-        except OSError as e:
-            raise Fatal(f"bind {path} failed: {e.strerror}") from None
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o660)
-        sock.listen(16)
+        sock = unix_listener(path, 16)
         self.dstate.sockfn = path
         upsdebugx(2, "dstate_init: sock %s open on fd %d", path, sock.fileno())
         if (self.group != paths.RUN_AS_GROUP or self.user != paths.RUN_AS_USER) and os.geteuid() == 0:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from pnut.conf import paths
-from pnut.conf.common import Fatal, setup_logging
+from pnut.conf.common import Fatal, setup_logging, unix_listener
 from pnut.conf.parseconf import Tokenizer, iter_lines, quote
 from pnut.upsmon.notify import shell_argv
 
@@ -178,21 +178,7 @@ class TimerDaemon:
 
 
 def open_listener(pipefn: str) -> socket.socket:
-    try:
-        os.unlink(pipefn)
-    except FileNotFoundError:
-        pass
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o007)
-    try:
-        s.bind(pipefn)
-    except OSError as exc:
-        raise Fatal(f"bind {pipefn} failed: {exc.strerror}") from None
-    finally:
-        os.umask(old)
-    os.chmod(pipefn, 0o660)
-    s.listen(LISTEN_BACKLOG)
-    return s
+    return unix_listener(pipefn, LISTEN_BACKLOG)
 
 
 def start_daemon(settings: Settings, lockfd: int) -> None:
