@@ -34,15 +34,22 @@ def test_apcupsd_reads_simulator_and_follows_an_outage(tmp_path, procs):
         apc = Apcupsd(tmp_path / "apc", sim.path, procs)
         apc.start(wait=False)
         port, d = apc.port, apc.workdir
-        # apcupsd serves its status before the first full read of the UPS: wait for the settings to be in
-        st = wait_for(lambda: (s := _status(port)).get("FIRMWARE") and s.get("DSHUTD", "-1").startswith("9")
-                      and s, 30, what="apcaccess status")
-        assert {k: st.get(k) for k in ("MODEL", "STATUS", "SERIALNO", "FIRMWARE", "LINEV", "BCHARGE",
-                                       "TIMELEFT", "DSHUTD", "HITRANS", "LOTRANS", "NOMOUTV", "BATTDATE")} == {
-            "MODEL": "Smart-UPS 1500", "STATUS": "ONLINE", "SERIALNO": "AS0537230534", "FIRMWARE": "601.3.I",
-            "LINEV": "236.1 Volts", "BCHARGE": "100.0 Percent", "TIMELEFT": "62.0 Minutes",
-            "DSHUTD": "90 Seconds", "HITRANS": "253.0 Volts", "LOTRANS": "208.0 Volts",
-            "NOMOUTV": "230 Volts", "BATTDATE": "09/06/05"}
+        # apcupsd serves its status before it has read everything from the UPS (MODEL empty, LINEV 0.0 for a
+        # while): wait until its first complete picture, then compare it
+        want = {"MODEL": "Smart-UPS 1500", "STATUS": "ONLINE", "SERIALNO": "AS0537230534", "FIRMWARE": "601.3.I",
+                "LINEV": "236.1 Volts", "BCHARGE": "100.0 Percent", "TIMELEFT": "62.0 Minutes",
+                "DSHUTD": "90 Seconds", "HITRANS": "253.0 Volts", "LOTRANS": "208.0 Volts",
+                "NOMOUTV": "230 Volts", "BATTDATE": "09/06/05"}
+
+        def picture() -> dict[str, str | None]:
+            st = _status(port)
+            return {k: st.get(k) for k in want}
+
+        last: dict[str, str | None] = {}
+        try:
+            wait_for(lambda: (last.update(picture()) or last) == want, 30, what="apcaccess status")
+        finally:
+            assert last == want
 
         sim.call(sim.ups.power_fail)
         wait_for(lambda: _status(port).get("STATUS") == "ONBATT", 20, what="ONBATT")
